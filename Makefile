@@ -1,0 +1,48 @@
+# make          build the library and every program into build/
+# make test     install what is missing, build, run every test (non-zero exit on failure)
+# make demo     install what is missing, build, train cnn on Fashion-MNIST, classify an image
+# make bench    speed of training steps and kernels (JSON lines)
+# make lecture  run every experiment of the lecture into runs/lecture/
+# make deps     install the Debian packages the project needs
+# make clean
+
+CXX      ?= g++
+OPT      ?= -O3 -march=native
+CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -I. -MMD -MP
+LDLIBS   += -lopenblas -lstb -lz -lpthread
+
+LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp)
+LIB_OBJ  := $(LIB_SRC:%.cpp=build/obj/%.o)
+APP_SRC  := $(wildcard apps/*.cpp)
+APPS     := $(APP_SRC:apps/%.cpp=build/%)
+TEST_SRC := $(wildcard tests/*.cpp)
+TEST_OBJ := $(TEST_SRC:%.cpp=build/obj/%.o)
+
+.PHONY: all test demo bench lecture deps clean
+all: build/libdl.a $(APPS) build/tests
+
+build/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+build/libdl.a: $(LIB_OBJ)
+	@mkdir -p build
+	rm -f $@ && ar rcs $@ $^
+
+build/%: build/obj/apps/%.o build/libdl.a
+	$(CXX) $(CXXFLAGS) $< build/libdl.a -o $@ $(LDLIBS)
+
+build/tests: $(TEST_OBJ) build/libdl.a
+	$(CXX) $(CXXFLAGS) $(TEST_OBJ) build/libdl.a -o $@ $(LDLIBS)
+
+deps:
+	@bash scripts/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/run_tests.sh ./build/tests
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d)

@@ -1,0 +1,145 @@
+// Matrix products: the generic matmul and the linear layer's op, which also
+// computes per-example gradient statistics.
+#include <stdexcept>
+#include <string>
+
+#include "core/kernels.h"
+#include "core/ops.h"
+
+namespace dl {
+
+namespace {
+
+// ---- matmul: C (M,N) = A (M,K) B (K,N) ------------------------------------------
+// dA (M,K) += dC (M,N) B^T;   dB (K,N) += A^T dC
+void matmul_backward(Tape& t, Node& n) {
+    const int M = n.iarg[0], K = n.iarg[1], N = n.iarg[2];
+    const float* dC = n.grad->data();
+    const Node& a = t.node(n.in[0]);
+    const Node& b = t.node(n.in[1]);
+    if (a.needs_grad)
+        sgemm(false, true, M, K, N, 1.0f, dC, N, b.value->data(), N, 1.0f, t.grad_acc(n.in[0]).data(), K);
+    if (b.needs_grad)
+        sgemm(true, false, K, N, M, 1.0f, a.value->data(), K, dC, N, 1.0f, t.grad_acc(n.in[1]).data(), N);
+}
+
+// Row sums of squares: out[r] = sum_c m[r, c]^2 for m (R, C).
+void row_sqnorms(const float* m, int R, int C, float* out) {
+    for (int r = 0; r < R; ++r) {
+        float acc = 0.0f;
+        for (int c = 0; c < C; ++c) acc += m[(long)r * C + c] * m[(long)r * C + c];
+        out[r] = acc;
+    }
+}
+
+void square_into(const float* x, size_t n, Tensor& out, const Shape& shape) {
+    out.resize(shape);
+    float* y = out.data();
+    for (size_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
+}
+
+// Per-example statistics of linear. With d_b = dL/dy_b and the per-example
+// gradient g_b = s * contribution_b (s from the loss):
+//   weight: sum_b g_b^2 = s^2 (d^2)^T (x^2)       one extra GEMM, (out,N)(N,in)
+//   bias:   sum_b g_b^2 = s^2 sum_b d_b^2
+//   ||g_b||^2 = s^2 ||d_b||^2 (||x_b||^2 + 1)      (outer product; +1 from the bias)
+void linear_statistics(Tape& t, Node& n, const float* x, const float* dy) {
+    const int N = n.iarg[0], in = n.iarg[1], out = n.iarg[2];
+    if (N != t.stats_batch())
+        throw std::invalid_argument("statistics: linear sees " + std::to_string(N) +
+                                    " rows but the loss has " + std::to_string(t.stats_batch()) +
+                                    " examples; per-example statistics need one row per example");
+    const float s = t.stats_scale();
+    const float w = s * s / static_cast<float>(N);  // grad_sq averages over the batch
+    Parameter* W = n.params[0];
+    Parameter* b = n.params[1];
+    square_into(dy, (size_t)N * out, n.aux[0], Shape{N, out});
+    square_into(x, (size_t)N * in, n.aux[1], Shape{N, in});
+    t.begin_param_stats(*W, "linear");
+    sgemm(true, false, out, in, N, w, n.aux[0].data(), out, n.aux[1].data(), in, 1.0f, W->grad_sq.data(), in);
+    if (b) {
+        t.begin_param_stats(*b, "linear");
+        float* gsq = b->grad_sq.data();
+        for (int r = 0; r < N; ++r)
+            for (int o = 0; o < out; ++o) gsq[o] += w * n.aux[0][(size_t)r * out + o];
+    }
+    n.aux[2].resize(Shape{2, N});
+    float* dsq = n.aux[2].data();
+    float* xsq = dsq + N;
+    row_sqnorms(dy, N, out, dsq);
+    row_sqnorms(x, N, in, xsq);
+    float* norms = t.per_example_sqnorm();
+    for (int r = 0; r < N; ++r) norms[r] += s * s * dsq[r] * (xsq[r] + (b ? 1.0f : 0.0f));
+}
+
+// ---- linear: y (N,out) = x (N,in) W^T + b ----------------------------------------
+// dx (N,in) += dy W;   dW (out,in) += dy^T x;   db (out) += sum_rows dy
+void linear_backward(Tape& t, Node& n) {
+    const int N = n.iarg[0], in = n.iarg[1], out = n.iarg[2];
+    Parameter* W = n.params[0];
+    Parameter* b = n.params[1];
+    const float* x = t.node(n.in[0]).value->data();
+    const float* dy = n.grad->data();
+    if (t.node(n.in[0]).needs_grad)
+        sgemm(false, false, N, in, out, 1.0f, dy, out, W->value.data(), in, 1.0f, t.grad_acc(n.in[0]).data(), in);
+    sgemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, W->grad.data(), in);
+    if (b) {
+        float* db = b->grad.data();
+        for (int r = 0; r < N; ++r)
+            for (int o = 0; o < out; ++o) db[o] += dy[(long)r * out + o];
+    }
+    if (t.statistics()) linear_statistics(t, n, x, dy);
+}
+
+void ensure_grad(Parameter& p) {
+    if (p.grad.shape() != p.value.shape()) p.grad = Tensor(p.value.shape());
+}
+
+}  // namespace
+
+Var matmul(Tape& t, Var a, Var b) {
+    const Shape& sa = t.shape(a);
+    const Shape& sb = t.shape(b);
+    if (sa.rank != 2 || sb.rank != 2 || sa[1] != sb[0])
+        throw std::invalid_argument("matmul: shapes " + sa.str() + " and " + sb.str() +
+                                    " do not fit; expected (M, K) and (K, N)");
+    const int M = sa[0], K = sa[1], N = sb[1];
+    Node& n = t.record("matmul", Shape{M, N}, {a, b}, matmul_backward);
+    n.iarg[0] = M;
+    n.iarg[1] = K;
+    n.iarg[2] = N;
+    sgemm(false, false, M, N, K, 1.0f, t.value(a).data(), K, t.value(b).data(), N, 0.0f, n.out.data(), N);
+    return Var{t.size() - 1};
+}
+
+Var linear(Tape& t, Var x, Parameter& weight, Parameter* bias) {
+    const Shape& sx = t.shape(x);
+    const Shape& sw = weight.value.shape();
+    if (sw.rank != 2)
+        throw std::invalid_argument("linear: weight '" + weight.name + "' has shape " + sw.str() +
+                                    "; expected (out, in)");
+    if (sx.rank != 2 || sx[1] != sw[1])
+        throw std::invalid_argument("linear: input " + sx.str() + " has " +
+                                    std::to_string(sx.rank == 2 ? sx[1] : -1) + " features, weight '" +
+                                    weight.name + "' " + sw.str() + " expects " + std::to_string(sw[1]));
+    if (bias && (bias->value.rank() != 1 || bias->value.dim(0) != sw[0]))
+        throw std::invalid_argument("linear: bias '" + bias->name + "' has shape " +
+                                    bias->value.shape().str() + "; expected (" + std::to_string(sw[0]) + ")");
+    const int N = sx[0], in = sw[1], out = sw[0];
+    Node& n = t.record("linear", Shape{N, out}, {x}, linear_backward, /*owns_params=*/true);
+    n.iarg[0] = N;
+    n.iarg[1] = in;
+    n.iarg[2] = out;
+    n.params[0] = &weight;
+    n.params[1] = bias;
+    ensure_grad(weight);
+    if (bias) ensure_grad(*bias);
+    float* y = n.out.data();
+    if (bias)
+        for (int r = 0; r < N; ++r)
+            for (int o = 0; o < out; ++o) y[(long)r * out + o] = bias->value[o];
+    sgemm(false, true, N, out, in, 1.0f, t.value(x).data(), in, weight.value.data(), in, bias ? 1.0f : 0.0f, y, out);
+    return Var{t.size() - 1};
+}
+
+}  // namespace dl

@@ -1,0 +1,146 @@
+// The tape: records every differentiable op of a forward pass, then runs their
+// backward functions in reverse order.
+//
+//   Tape tape;
+//   Var x = tape.input(batch);                 // a leaf (copied into a tape buffer)
+//   Var y = relu(tape, linear(tape, x, W, &b));
+//   Var loss = softmax_cross_entropy(tape, y, labels);
+//   tape.backward(loss);                       // fills W.grad, b.grad
+//   tape.reset();                              // ready for the next step
+//
+// Each op appends one Node: its output buffer, the ids of its inputs and a
+// backward function. Nodes (and their buffers) are kept across reset(), and the
+// same network asks for the same shapes every step, so after the first step a
+// training step allocates nothing on the heap.
+//
+// Backward functions *accumulate* (+=) into their inputs' gradients, which are
+// zeroed lazily the first time an op writes to them (grad_acc()).
+//
+// Per-example statistics (see DESIGN.md): with set_statistics(true), ops that
+// own parameters (linear, conv2d) also fill Parameter::grad_sq with
+// (1/B) sum_b g_b^2, and the tape collects each example's squared gradient norm.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/parameter.h"
+#include "core/tensor.h"
+
+namespace dl {
+
+class Tape;
+
+// A handle to a node of a tape. Cheap to copy; valid until tape.reset().
+struct Var {
+    int id = -1;
+};
+
+struct Node;
+using BackwardFn = void (*)(Tape& tape, Node& node);
+
+struct Node {
+    const char* op = "";
+    Tensor out;                 // output buffer owned by the tape
+    Tensor dout;                // gradient buffer owned by the tape
+    Tensor* value = &out;       // points to out, or to a Parameter's value for param leaves
+    Tensor* grad = &dout;       // points to dout, or to a Parameter's grad
+    Parameter* param = nullptr; // set for leaves made with Tape::param
+    int in[3] = {-1, -1, -1};   // input node ids
+    int n_in = 0;
+    bool needs_grad = false;    // some input (transitively) needs a gradient
+    bool grad_ready = false;    // grad zeroed for this backward pass
+    bool mixes_examples = false;  // the op mixes batch examples (statistics undefined)
+    bool is_loss = false;       // a per-example mean/sum loss (statistics allowed from here)
+    BackwardFn backward = nullptr;
+
+    // Op arguments, kept small and fixed so that recording never allocates.
+    int iarg[10] = {};
+    float farg[4] = {};
+    Parameter* params[2] = {nullptr, nullptr};
+    Tensor aux[4];              // op scratch (saved masks, statistics, columns, ...)
+    std::vector<int> ints;      // integer scratch (labels, argmax indices)
+
+    Node() = default;
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+};
+
+class Tape {
+public:
+    Tape() = default;
+    Tape(const Tape&) = delete;
+    Tape& operator=(const Tape&) = delete;
+
+    // Leaves.
+    Var input(const Tensor& t, bool requires_grad = false);  // copies t into a tape buffer
+    Var param(Parameter& p);  // a parameter used by a generic op (matmul, add, ...)
+
+    // Access.
+    Tensor& value(Var v) { return *node(v).value; }
+    const Tensor& value(Var v) const { return *nodes_[v.id]->value; }
+    const Shape& shape(Var v) const { return nodes_[v.id]->value->shape(); }
+    // The gradient of the last backward pass w.r.t. v (zeros if nothing reached v).
+    const Tensor& grad(Var v);
+    Node& node(Var v);
+    Node& node(int id) { return *nodes_[id]; }
+    int size() const { return count_; }
+
+    // For ops: append a node with an output of the given shape.
+    // An op that owns parameters (linear, conv2d) passes owns_params = true:
+    // it needs a backward even when no input needs a gradient.
+    Node& record(const char* op, const Shape& out_shape, std::initializer_list<Var> inputs,
+                 BackwardFn backward, bool owns_params = false);
+    // For backward functions: the gradient buffer of node `id`, zeroed on first use.
+    Tensor& grad_acc(int id);
+
+    void backward(Var loss);
+    void reset() { count_ = 0; }
+
+    // Inference mode: ops still compute outputs but record no backward.
+    bool grad_enabled() const { return grad_enabled_; }
+    void set_grad_enabled(bool on) { grad_enabled_ = on; }
+
+    // Per-example statistics.
+    void set_statistics(bool on) { statistics_ = on; }
+    bool statistics() const { return statistics_; }
+    // Called by loss ops: the batch size B and the factor s with g_b = s * (the
+    // contribution of example b to the gradient of the loss); s = B for a mean.
+    void set_loss_examples(int batch, float per_example_scale);
+    int stats_batch() const { return stats_batch_; }
+    float stats_scale() const { return stats_scale_; }
+    // For stats ops during backward: checks that p gets its statistics from
+    // one op only, shapes p.grad_sq and marks p.stats_batch.
+    void begin_param_stats(Parameter& p, const char* op);
+    // For stats ops: per-example squared gradient norms, accumulated (B floats).
+    float* per_example_sqnorm() { return sqnorm_.data(); }
+    // After a statistics backward: ||g_b|| over all parameters, one per example.
+    std::vector<float> per_example_grad_norms() const;
+
+    // Throws std::runtime_error naming the first op whose output holds NaN/Inf.
+    void check_finite() const;
+
+private:
+    void check_statistics_graph(int root) const;
+
+    std::vector<std::unique_ptr<Node>> nodes_;
+    int count_ = 0;
+    bool grad_enabled_ = true;
+    bool statistics_ = false;
+    int stats_batch_ = 0;
+    float stats_scale_ = 1.0f;
+    std::vector<float> sqnorm_;
+    std::vector<Parameter*> stats_params_;  // parameters that received statistics this pass
+};
+
+// RAII inference mode: `NoGrad ng(tape);` records nothing until it goes out of scope.
+class NoGrad {
+public:
+    explicit NoGrad(Tape& t) : tape_(t), prev_(t.grad_enabled()) { t.set_grad_enabled(false); }
+    ~NoGrad() { tape_.set_grad_enabled(prev_); }
+private:
+    Tape& tape_;
+    bool prev_;
+};
+
+}  // namespace dl
