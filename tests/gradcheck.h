@@ -1,0 +1,102 @@
+// Central-difference gradient checks, shared by the test files.
+//
+// The function under test maps tape inputs (and parameters) to some output;
+// the check reduces the output to a scalar with fixed random weights R,
+// L = sum(out * R), so every output element matters, then compares
+// dL/dx from backward with (L(x + e) - L(x - e)) / 2e for every element.
+// A point where the difference quotient changes with e (a kink: relu at 0,
+// a max-pool tie) is skipped, as ggml's test-backend-ops does; the check fails
+// if more than a tenth of the points are skipped.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/core.h"
+
+namespace dl::testing {
+
+inline Tensor random_tensor(const Shape& s, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(lo, hi);
+    Tensor t(s);
+    for (size_t i = 0; i < t.size(); ++i) t[i] = u(rng);
+    return t;
+}
+
+using Forward = std::function<Var(Tape&, const std::vector<Var>&)>;
+
+struct GradCheckOptions {
+    double eps = 1e-2;   // step of the central difference
+    double tol = 2e-2;   // |analytic - numeric| <= tol * (|numeric| + scale)
+    double scale = 1e-1; // absolute part of the tolerance, relative to max |numeric|
+};
+
+// L = sum(f(inputs) * R) with fixed random R, evaluated in double-checked float.
+inline double reduced_loss(const Forward& f, const std::vector<Tensor>& inputs, const Tensor* weights,
+                           Tensor* out_weights = nullptr) {
+    Tape tape;
+    NoGrad ng(tape);
+    std::vector<Var> vars;
+    for (const Tensor& x : inputs) vars.push_back(tape.input(x));
+    const Tensor& y = tape.value(f(tape, vars));
+    if (out_weights) *out_weights = random_tensor(y.shape(), 4242);
+    const Tensor& r = weights ? *weights : *out_weights;
+    double acc = 0.0;
+    for (size_t i = 0; i < y.size(); ++i) acc += static_cast<double>(y[i]) * r[i];
+    return acc;
+}
+
+// Checks d/d(inputs) and d/d(params) of f. `what` names the case in messages.
+inline void check_gradients(const std::string& what, const Forward& f, std::vector<Tensor> inputs,
+                            const std::vector<Parameter*>& params = {}, GradCheckOptions o = {}) {
+    Tensor R;
+    reduced_loss(f, inputs, nullptr, &R);
+    // Analytic gradients from one backward pass.
+    std::vector<Tensor> analytic_in;
+    std::vector<Tensor> analytic_p;
+    {
+        Tape tape;
+        for (Parameter* p : params) p->zero_grad();
+        std::vector<Var> vars;
+        for (const Tensor& x : inputs) vars.push_back(tape.input(x, /*requires_grad=*/true));
+        Var y = f(tape, vars);
+        Var loss = sum(tape, mul(tape, y, tape.input(R)));
+        tape.backward(loss);
+        for (Var v : vars) analytic_in.push_back(tape.grad(v));
+        for (Parameter* p : params) analytic_p.push_back(p->grad);
+    }
+    // Numeric gradient of one element, skipping kinks.
+    int checked = 0, skipped = 0;
+    auto compare = [&](float* x, float analytic, const std::string& where) {
+        const float keep = *x;
+        auto diff = [&](double e) {
+            *x = keep + static_cast<float>(e);
+            double lp = reduced_loss(f, inputs, &R);
+            *x = keep - static_cast<float>(e);
+            double lm = reduced_loss(f, inputs, &R);
+            *x = keep;
+            return (lp - lm) / (2.0 * e);
+        };
+        const double n1 = diff(o.eps), n2 = diff(o.eps / 2);
+        if (std::fabs(n1 - n2) > o.tol * (std::fabs(n2) + o.scale)) { ++skipped; return; }
+        ++checked;
+        INFO(what << ": " << where << " analytic " << analytic << " numeric " << n2);
+        CHECK(std::fabs(analytic - n2) <= o.tol * (std::fabs(n2) + o.scale));
+    };
+    for (size_t k = 0; k < inputs.size(); ++k)
+        for (size_t i = 0; i < inputs[k].size(); ++i)
+            compare(&inputs[k][i], analytic_in[k][i], "input " + std::to_string(k) + "[" + std::to_string(i) + "]");
+    for (size_t k = 0; k < params.size(); ++k)
+        for (size_t i = 0; i < params[k]->value.size(); ++i)
+            compare(&params[k]->value[i], analytic_p[k][i], "param " + params[k]->name + "[" + std::to_string(i) + "]");
+    INFO(what << ": " << skipped << " kink points skipped of " << (checked + skipped));
+    CHECK(checked > 0);
+    CHECK(skipped * 10 <= checked + skipped);
+}
+
+}  // namespace dl::testing
