@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Runs the training steps of build/bench in PyTorch and prints the speed ratios.
+
+    /usr/bin/python3 apps/compare_pytorch.py            # both sides, interleaved rounds
+    /usr/bin/python3 apps/compare_pytorch.py --torch-only
+
+Same architectures (mlp 784-256-128-10, cnn of layers/models), same batch sizes
+(mlp 128, cnn 64), random data, SGD, 2 threads. Each side reports the median
+ms per step after warm-up; the machine is noisy, so the two sides run in
+alternating rounds and the ratio is taken per round, then the median quoted.
+Needs PyTorch (Debian: apt-get install python3-torch).
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+try:
+    import torch
+    import torch.nn as nn
+except ImportError:
+    sys.exit("compare_pytorch: PyTorch is not installed (apt-get install python3-torch)")
+
+
+def mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                         nn.Linear(128, 10))
+
+
+def cnn():
+    return nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(1568, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def time_steps(step, warmup, repeats):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def train_step_fn(model, batch):
+    x = torch.randn(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def inference_fn(model, batch):
+    x = torch.randn(batch, 1, 28, 28)
+
+    def step():
+        with torch.no_grad():
+            model(x)
+    return step
+
+
+def torch_round(warmup, repeats):
+    torch.manual_seed(0)
+    cases = [("mlp_train_step", 128, train_step_fn(mlp(), 128)),
+             ("cnn_train_step", 64, train_step_fn(cnn(), 64)),
+             ("cnn_inference", 1000, inference_fn(cnn().eval(), 1000))]
+    out = {}
+    for name, batch, fn in cases:
+        ms = time_steps(fn, warmup, repeats)
+        out[name] = {"name": name, "batch": batch, "threads": torch.get_num_threads(),
+                     "ms_per_step": round(ms, 3), "examples_per_s": round(batch * 1e3 / ms, 1)}
+    return out
+
+
+def ours_round(bench):
+    out = {}
+    run = subprocess.run([bench, "--only", "mlp_train_step,cnn_train_step,cnn_inference,"
+                          "mlp_train_step_stats,cnn_train_step_stats"],
+                         capture_output=True, text=True, check=True)
+    for line in run.stdout.splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            out[row["name"]] = row
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=40)
+    ap.add_argument("--bench", default="build/bench")
+    ap.add_argument("--torch-only", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    ratios = {}
+    for r in range(args.rounds):
+        theirs = torch_round(args.warmup, args.repeats)
+        for row in theirs.values():
+            print(json.dumps(dict(row, side="pytorch", round=r)), flush=True)
+        if args.torch_only:
+            continue
+        ours = ours_round(args.bench)
+        for row in ours.values():
+            print(json.dumps(dict(row, side="ours", round=r)), flush=True)
+        for name, row in theirs.items():
+            if name in ours:
+                ratios.setdefault(name, []).append(row["ms_per_step"] / ours[name]["ms_per_step"])
+        for name in ("mlp_train_step", "cnn_train_step"):
+            stats = name + "_stats"
+            if stats in ours:
+                ratios.setdefault(stats + " (vs pytorch plain)", []).append(
+                    theirs[name]["ms_per_step"] / ours[stats]["ms_per_step"])
+    for name, rs in ratios.items():
+        print(f"{name}: ours is {statistics.median(rs):.2f}x PyTorch's examples/s "
+              f"(median of {len(rs)} rounds: {', '.join(f'{x:.2f}' for x in rs)})")
+
+
+if __name__ == "__main__":
+    main()
