@@ -11,7 +11,7 @@ OPT      ?= -O3 -march=native
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -I. -MMD -MP
 LDLIBS   += -lopenblas -lstb -lz -lpthread
 
-LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp)
+LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp apps/common/*.cpp)
 LIB_OBJ  := $(LIB_SRC:%.cpp=build/obj/%.o)
 APP_SRC  := $(wildcard apps/*.cpp)
 APPS     := $(APP_SRC:apps/%.cpp=build/%)
