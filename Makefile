@@ -11,6 +11,12 @@ OPT      ?= -O3 -march=native
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -I. -MMD -MP
 LDLIBS   += -lopenblas -lstb -lz -lpthread
 
+# MPI (data-parallel training) when Open MPI's compiler wrapper is installed.
+ifneq ($(shell command -v mpicxx 2>/dev/null),)
+MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI
+LDLIBS     += $(shell mpicxx --showme:link)
+endif
+
 LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp apps/common/*.cpp)
 LIB_OBJ  := $(LIB_SRC:%.cpp=build/obj/%.o)
 APP_SRC  := $(wildcard apps/*.cpp)
@@ -24,6 +30,8 @@ all: build/libdl.a $(APPS) build/tests
 build/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+build/obj/apps/common/distributed.o: CXXFLAGS += $(MPI_CFLAGS)
 
 build/libdl.a: $(LIB_OBJ)
 	@mkdir -p build
