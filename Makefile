@@ -13,7 +13,7 @@ LDLIBS   += -lopenblas -lstb -lz -lpthread
 
 # MPI (data-parallel training) when Open MPI's compiler wrapper is installed.
 ifneq ($(shell command -v mpicxx 2>/dev/null),)
-MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI
+MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI -DOMPI_SKIP_MPICXX
 LDLIBS     += $(shell mpicxx --showme:link)
 endif
 
