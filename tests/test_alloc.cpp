@@ -1,0 +1,70 @@
+// A training step in steady state performs no heap allocation: the tape reuses
+// its nodes and buffers. Checked by counting calls of the global operator new.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <new>
+
+#include "core/core.h"
+#include "tests/alloc_counter.h"
+#include "tests/gradcheck.h"
+
+namespace dl::testing {
+std::atomic<long> heap_allocations{0};
+}
+
+void* operator new(std::size_t n) {
+    dl::testing::heap_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+using namespace dl;
+
+namespace {
+
+// One step of a two-layer MLP on core ops, with or without statistics.
+void mlp_step(Tape& tape, Parameter& w1, Parameter& w2, const Tensor& x, const std::vector<int>& y) {
+    tape.reset();
+    w1.zero_grad();
+    w2.zero_grad();
+    Var h = relu(tape, linear(tape, tape.input(x), w1, nullptr));
+    tape.backward(softmax_cross_entropy(tape, linear(tape, h, w2, nullptr), y));
+    for (Parameter* p : {&w1, &w2})
+        for (size_t i = 0; i < p->size(); ++i) p->value[i] -= 0.01f * p->grad[i];
+}
+
+}  // namespace
+
+TEST_CASE("a steady-state training step allocates nothing (core ops, with and without statistics)") {
+    Parameter w1("w1", Shape{32, 20}), w2("w2", Shape{4, 32});
+    w1.value = testing::random_tensor(w1.value.shape(), 1);
+    w2.value = testing::random_tensor(w2.value.shape(), 2);
+    const Tensor x = testing::random_tensor(Shape{16, 20}, 3);
+    std::vector<int> y(16);
+    for (int i = 0; i < 16; ++i) y[i] = i % 4;
+    for (bool stats : {false, true}) {
+        Tape tape;
+        tape.set_statistics(stats);
+        mlp_step(tape, w1, w2, x, y);  // first step: buffers are made
+        mlp_step(tape, w1, w2, x, y);
+        const long before = testing::heap_allocations.load();
+        for (int i = 0; i < 5; ++i) mlp_step(tape, w1, w2, x, y);
+        const long after = testing::heap_allocations.load();
+        INFO("statistics " << stats);
+        CHECK(after - before == 0);
+    }
+}
+
+TEST_CASE("the allocation counter counts") {
+    const long before = testing::heap_allocations.load();
+    auto* v = new std::vector<float>(100);
+    const long after = testing::heap_allocations.load();
+    delete v;
+    CHECK(after - before >= 2);
+}
