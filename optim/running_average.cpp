@@ -27,7 +27,7 @@ void decay_add(float* a, const float* x, size_t n, float keep, float add) {
 
 void decay_add_sq(float* a, const float* x, size_t n, float keep, float add) {
 #pragma omp parallel for if (n >= kParallelMin)
-    for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) a[i] = keep * a[i] + add * x[i] * x[i];
+    for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) a[i] = keep * a[i] + add * (x[i] * x[i]);
 }
 
 }  // namespace dl
