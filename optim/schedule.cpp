@@ -9,10 +9,10 @@ namespace dl {
 
 namespace {
 
-void check_schedule(bool ok, const char* field, double value, const char* expected) {
+void check_value(bool ok, const char* who, const char* field, double value, const char* expected) {
     if (ok) return;
     std::ostringstream s;
-    s << "Invalid " << field << " for the schedule: " << value << " (expected " << expected << ")";
+    s << "Invalid " << field << " for " << who << ": " << value << " (expected " << expected << ")";
     throw std::invalid_argument(s.str());
 }
 
@@ -96,17 +96,17 @@ private:
 std::unique_ptr<Schedule> make_base(const ScheduleConfig& c) {
     if (c.kind == "constant") return std::make_unique<Constant>(c.lr);
     if (c.kind == "robbins-monro") {
-        check_schedule(c.tau > 0.0f, "tau", c.tau, "tau > 0");
+        check_value(c.tau > 0.0f, "the schedule", "tau", c.tau, "tau > 0");
         return std::make_unique<RobbinsMonro>(c.lr, c.tau);
     }
     if (c.kind == "step") {
-        check_schedule(c.factor > 0.0f && c.factor <= 1.0f, "factor", c.factor, "0 < factor <= 1");
+        check_value(c.factor > 0.0f && c.factor <= 1.0f, "the schedule", "factor", c.factor, "0 < factor <= 1");
         check_milestones(c.milestones, "step schedule");
         return std::make_unique<StepDecay>(c.lr, c.factor, c.milestones);
     }
     if (c.kind == "cosine") {
-        check_schedule(c.cycle_epochs > 0.0f, "cycle_epochs", c.cycle_epochs, "cycle_epochs > 0");
-        check_schedule(c.lr_min >= 0.0f && c.lr_min <= c.lr, "lr_min", c.lr_min, "0 <= lr_min <= lr");
+        check_value(c.cycle_epochs > 0.0f, "the schedule", "cycle_epochs", c.cycle_epochs, "cycle_epochs > 0");
+        check_value(c.lr_min >= 0.0f && c.lr_min <= c.lr, "the schedule", "lr_min", c.lr_min, "0 <= lr_min <= lr");
         return std::make_unique<CosineRestarts>(c.lr, c.lr_min, c.cycle_epochs);
     }
     throw std::invalid_argument("make_schedule: unknown schedule '" + c.kind +
@@ -116,9 +116,9 @@ std::unique_ptr<Schedule> make_base(const ScheduleConfig& c) {
 }  // namespace
 
 std::unique_ptr<Schedule> make_schedule(const ScheduleConfig& c) {
-    check_schedule(std::isfinite(c.lr) && c.lr > 0.0f, "lr", c.lr, "0 < lr < inf");
-    check_schedule(c.warmup_epochs >= 0.0f, "warmup_epochs", c.warmup_epochs, "warmup_epochs >= 0");
-    check_schedule(c.warmup_start > 0.0f && c.warmup_start <= 1.0f, "warmup_start", c.warmup_start,
+    check_value(std::isfinite(c.lr) && c.lr > 0.0f, "the schedule", "lr", c.lr, "0 < lr < inf");
+    check_value(c.warmup_epochs >= 0.0f, "the schedule", "warmup_epochs", c.warmup_epochs, "warmup_epochs >= 0");
+    check_value(c.warmup_start > 0.0f && c.warmup_start <= 1.0f, "the schedule", "warmup_start", c.warmup_start,
                    "0 < warmup_start <= 1");
     auto base = make_base(c);
     if (c.warmup_epochs == 0.0f) return base;
@@ -126,18 +126,18 @@ std::unique_ptr<Schedule> make_schedule(const ScheduleConfig& c) {
 }
 
 BatchScaled scale_for_batch(float lr_per_example, float n_g_per_example, int batch) {
-    check_schedule(lr_per_example > 0.0f, "per-example lr", lr_per_example, "lr > 0");
-    check_schedule(n_g_per_example >= 1.0f, "per-example n_g", n_g_per_example, "n_g >= 1");
-    check_schedule(batch >= 1, "batch", batch, "batch >= 1");
+    check_value(lr_per_example > 0.0f, "scale_for_batch", "per-example lr", lr_per_example, "lr > 0");
+    check_value(n_g_per_example >= 1.0f, "scale_for_batch", "per-example n_g", n_g_per_example, "n_g >= 1");
+    check_value(batch >= 1, "scale_for_batch", "batch", batch, "batch >= 1");
     const float B = static_cast<float>(batch);
     const float n_g = std::max(1.0f, n_g_per_example / B);
     return {n_g, B * lr_per_example / n_g, B * lr_per_example};
 }
 
 BatchGrowth batch_growth_at(const BatchGrowthConfig& c, int epoch) {
-    check_schedule(c.batch >= 1, "batch", c.batch, "batch >= 1");
-    check_schedule(c.growth > 1.0f, "growth", c.growth, "growth > 1");
-    check_schedule(c.max_batch >= c.batch, "max_batch", c.max_batch, "max_batch >= batch");
+    check_value(c.batch >= 1, "batch_growth_at", "batch", c.batch, "batch >= 1");
+    check_value(c.growth > 1.0f, "batch_growth_at", "growth", c.growth, "growth > 1");
+    check_value(c.max_batch >= c.batch, "batch_growth_at", "max_batch", c.max_batch, "max_batch >= batch");
     check_milestones(c.milestones, "batch growth");
     BatchGrowth out{c.batch, 1.0f};
     double batch = c.batch;

@@ -135,7 +135,7 @@ TEST_CASE("batch scaling: N_g = max(1, N'_g/B), eta = B eta'/N_g") {
         CHECK(s.lr_ema == doctest::Approx(s.n_g * s.lr));
     }
     CHECK_THROWS_WITH_AS(scale_for_batch(0.001f, 100.0f, 0),
-                         "Invalid batch for the schedule: 0 (expected batch >= 1)", std::invalid_argument);
+                         "Invalid batch for scale_for_batch: 0 (expected batch >= 1)", std::invalid_argument);
     CHECK_THROWS_AS(scale_for_batch(0.001f, 0.5f, 4), std::invalid_argument);
     CHECK_THROWS_AS(scale_for_batch(0.0f, 10.0f, 4), std::invalid_argument);
 }
@@ -154,7 +154,7 @@ TEST_CASE("batch growth: multiply B where step decay would divide eta, then deca
     CHECK(capped.batch == 3200);
     CHECK(capped.lr_factor == doctest::Approx(0.2));
     c.growth = 1.0f;
-    CHECK_THROWS_WITH_AS(batch_growth_at(c, 0), "Invalid growth for the schedule: 1 (expected growth > 1)",
+    CHECK_THROWS_WITH_AS(batch_growth_at(c, 0), "Invalid growth for batch_growth_at: 1 (expected growth > 1)",
                          std::invalid_argument);
 }
 
