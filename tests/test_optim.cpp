@@ -647,4 +647,31 @@ TEST_CASE("end to end: softmax regression with statistics, the loss falls for ev
     }
 }
 
+TEST_CASE("optimizer: large parameters (parallel loops) give the same bits on 1 and 2 threads") {
+    const size_t n = 3 * kParallelMin;  // above the threshold of the OpenMP loops
+    const auto init = random_values(n, 13), grad = random_values(n, 14);
+    const int threads_before = num_threads();
+    for (const std::string name : {"momentum", "rmsprop", "adam", "adaptive"}) {
+        CAPTURE(name);
+        std::vector<float> result[2];
+        for (int threads = 1; threads <= 2; ++threads) {
+            set_num_threads(threads);
+            Parameter p("w", Shape{static_cast<int>(n)});
+            p.value.vec() = init;
+            p.grad.vec() = grad;
+            OptimizerConfig c;
+            if (name == "adaptive") {
+                c.k = 1;
+                c.batch_size = 1;
+            }
+            auto opt = make_optimizer(name, {&p}, c);
+            for (int step = 0; step < 3; ++step) opt->step();
+            result[threads - 1] = p.value.vec();
+        }
+        CHECK(result[0] == result[1]);
+        CHECK(result[0] != init);
+    }
+    set_num_threads(threads_before);
+}
+
 }  // TEST_SUITE
