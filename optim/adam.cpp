@@ -1,0 +1,50 @@
+#include "optim/adam.h"
+
+#include <cmath>
+#include <cstdint>
+
+#include "core/parallel.h"
+#include "optim/running_average.h"
+
+namespace dl {
+
+Adam::Adam(ParameterList params, const AdamOptions& options)
+    : Optimizer("adam", std::move(params), options.lr), options_(options) {
+    check_option(std::isfinite(options.n_g) && options.n_g >= 1.0f, name(), "n_g", options.n_g,
+                 "1 <= n_g < inf, beta1 = 1 - 1/n_g");
+    check_option(std::isfinite(options.n_s) && options.n_s >= 1.0f, name(), "n_s", options.n_s,
+                 "1 <= n_s < inf, beta2 = 1 - 1/n_s");
+    check_option(std::isfinite(options.eps) && options.eps >= 0.0f, name(), "eps", options.eps,
+                 "0 <= eps < inf");
+    check_option(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0f, name(),
+                 "weight_decay", options.weight_decay, "0 <= weight_decay < inf");
+    mean_ = add_state(1);
+    second_moment_ = add_state(1);
+}
+
+// Once per step, not per tensor: every parameter sees the same t.
+void Adam::begin_step() {
+    const double beta1 = 1.0 - 1.0 / options_.n_g, beta2 = 1.0 - 1.0 / options_.n_s;
+    correction1_ = static_cast<float>(1.0 - std::pow(beta1, static_cast<double>(t())));
+    correction2_ = static_cast<float>(1.0 - std::pow(beta2, static_cast<double>(t())));
+}
+
+void Adam::update(Parameter& p, size_t index) {
+    float* mu = state(index, mean_);
+    float* s = state(index, second_moment_);
+    const float* g = p.grad.data();
+    const size_t count = p.size();
+    running_average(mu, g, count, 1.0f / options_.n_g);
+    running_average_sq(s, g, count, 1.0f / options_.n_s);
+
+    float* phi = p.value.data();
+    const float eta = lr(), eps = options_.eps;
+    const float decay = 1.0f - eta * options_.weight_decay;
+    const float c1 = correction1_, c2 = correction2_;
+    const int64_t n = static_cast<int64_t>(count);
+#pragma omp parallel for if (n >= static_cast<int64_t>(kParallelMin))
+    for (int64_t i = 0; i < n; ++i)
+        phi[i] = decay * phi[i] - eta * (mu[i] / c1) / (std::sqrt(s[i] / c2) + eps);
+}
+
+}  // namespace dl

@@ -1,0 +1,61 @@
+#include "optim/adaptive.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "core/parallel.h"
+
+namespace dl {
+
+Adaptive::Adaptive(ParameterList params, const AdaptiveOptions& options)
+    : Optimizer("adaptive", std::move(params), options.lr), options_(options) {
+    check_option(options.k >= 0, name(), "k", options.k, "k >= 0");
+    check_option(std::isfinite(options.lambda_b) && options.lambda_b > 0.0f, name(), "lambda_b",
+                 options.lambda_b, "0 < lambda_b < inf");
+    check_option(std::isfinite(options.eps) && options.eps > 0.0f, name(), "eps", options.eps,
+                 "0 < eps < inf");
+    check_option(options.max_eta > 0.0f, name(), "max_eta", options.max_eta, "max_eta > 0");
+    check_option(options.per_example_sigma || options.batch_size >= 1, name(), "batch_size",
+                 options.batch_size, "batch_size >= 1 unless per_example_sigma");
+    mean_ = add_state(1);
+    second_moment_ = add_state(1);
+    critical_batch_ = add_state(1);
+}
+
+void Adaptive::update(Parameter& p, size_t index) {
+    float* g_avg = state(index, mean_);
+    float* s_avg = state(index, second_moment_);
+    float* b_star = state(index, critical_batch_);
+    float* phi = p.value.data();
+    const float* g = p.grad.data();
+    const float* g_sq = options_.per_example_sigma ? p.grad_sq.data() : nullptr;
+
+    const float B = static_cast<float>(p.stats_batch > 0 ? p.stats_batch : options_.batch_size);
+    const float K = static_cast<float>(options_.k);
+    const bool warm_up = t() <= options_.k;          // eta_t = 0, B*(t) = K
+    const bool prev_warm_up = t() - 1 <= options_.k;  // B*(t-1) = K
+    const float variance_scale = options_.per_example_sigma ? 1.0f : B;
+    const float lambda_eta = lr(), lambda_b = options_.lambda_b, eps = options_.eps;
+    const float max_eta = options_.max_eta;
+    const int64_t n = static_cast<int64_t>(p.size());
+#pragma omp parallel for if (n >= static_cast<int64_t>(kParallelMin))
+    for (int64_t i = 0; i < n; ++i) {
+        const float b_prev = prev_warm_up ? K : b_star[i];
+        const float rate = b_prev <= B ? 1.0f : B / b_prev;
+        const float x = g_sq ? g_sq[i] : g[i] * g[i];
+        g_avg[i] = (1.0f - rate) * g_avg[i] + rate * g[i];
+        s_avg[i] = (1.0f - rate) * s_avg[i] + rate * x;
+        const float g2 = g_avg[i] * g_avg[i];
+        const float sigma2 = variance_scale * std::max(0.0f, s_avg[i] - g2);
+        if (warm_up) {
+            b_star[i] = K;
+            continue;
+        }
+        b_star[i] = lambda_b * sigma2 / (g2 + eps);
+        const float eta = std::min(max_eta, lambda_eta * g2 / (sigma2 + eps));
+        phi[i] -= eta * g[i];
+    }
+}
+
+}  // namespace dl

@@ -1,0 +1,16 @@
+// Everything of optim/ in one include, from the simplest algorithm to the most complex.
+#pragma once
+#include "optim/running_average.h"
+#include "optim/optimizer.h"
+#include "optim/sgd.h"
+#include "optim/momentum.h"
+#include "optim/momentum_ema.h"
+#include "optim/rmsprop.h"
+#include "optim/adam.h"
+#include "optim/adam_lecture.h"
+#include "optim/langevin.h"
+#include "optim/langevin_precond.h"
+#include "optim/adaptive.h"
+#include "optim/registry.h"
+#include "optim/schedule.h"
+#include "optim/diagnostics.h"

@@ -1,0 +1,23 @@
+// SGD: vanilla stochastic gradient descent (lecture: "Vanilla SGD").
+//
+//     Phi -= eta g^
+//
+// g^ is the batch-mean gradient (Parameter::grad) and eta the learning rate lr().
+#pragma once
+#include "optim/optimizer.h"
+
+namespace dl {
+
+struct SGDOptions {
+    float lr = 0.01f;  // eta
+};
+
+class SGD : public Optimizer {
+public:
+    SGD(ParameterList params, const SGDOptions& options = {});
+
+protected:
+    void update(Parameter& p, size_t index) override;
+};
+
+}  // namespace dl
