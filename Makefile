@@ -17,7 +17,7 @@ MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI -DOMPI_SKIP_MPICXX
 LDLIBS     += $(shell mpicxx --showme:link)
 endif
 
-LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp apps/common/*.cpp)
+LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp apps/common/*.cpp apps/lecture/*.cpp)
 LIB_OBJ  := $(LIB_SRC:%.cpp=build/obj/%.o)
 APP_SRC  := $(wildcard apps/*.cpp)
 APPS     := $(APP_SRC:apps/%.cpp=build/%)
@@ -49,6 +49,10 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run_tests.sh ./build/tests
+
+lecture: deps
+	@$(MAKE) --no-print-directory build/lecture
+	./build/lecture all --out runs/lecture
 
 clean:
 	rm -rf build
