@@ -113,10 +113,11 @@ uint32_t big_endian(const uint8_t* p) {
     return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
 }
 
+std::string dimensions(int n) { return std::to_string(n) + (n == 1 ? " dimension" : " dimensions"); }
+
 std::string magic_expected(int rank) {
     if (rank <= 0) return "0x000008NN (unsigned bytes, NN dimensions)";
-    return hex32(0x800u + unsigned(rank)) + " (unsigned bytes, " + std::to_string(rank) +
-           (rank == 1 ? " dimension)" : " dimensions)");
+    return hex32(0x800u + unsigned(rank)) + " (unsigned bytes, " + dimensions(rank) + ")";
 }
 
 std::string rank_meaning(int rank) {
@@ -137,9 +138,9 @@ std::vector<int> read_header(GzReader& in, const std::string& path, int expected
                                  "; is this an IDX " + what + " file?");
     int rank = magic[3];
     if (expected_rank > 0 && rank != expected_rank)
-        throw std::runtime_error("idx: " + path + ": " + what + " file has " +
-                                 std::to_string(rank) + " dimensions, expected " +
-                                 std::to_string(expected_rank) + rank_meaning(expected_rank) +
+        throw std::runtime_error("idx: " + path + ": " + what + " file has " + dimensions(rank) +
+                                 ", expected " + std::to_string(expected_rank) +
+                                 rank_meaning(expected_rank) +
                                  "; are the images and labels files swapped?");
     std::vector<int> dims(static_cast<size_t>(rank));
     for (int d = 0; d < rank; ++d) {

@@ -12,6 +12,7 @@
 //   two batches, making a batch allocates nothing.
 // - An exception in the worker is rethrown by next() at the batch where it
 //   happened; the destructor stops and joins the worker.
+// - One consumer: call start_epoch() and next() from a single thread.
 //
 // Typical use:
 //   Split s = split_train_val(train.count, 5000, seed);

@@ -143,7 +143,7 @@ TEST_CASE("data: wrong magic number and wrong dimension count") {
     write_idx(dir / "im", {5, 4, 3}, pattern_images(5, 4, 3), false);
     write_idx(dir / "lb", {5}, pattern_labels(5, 3), false);
     CHECK_THROWS_WITH_AS(load_idx(dir / "lb", dir / "im"),
-                         doctest::Contains("lb: images file has 1 dimensions, expected 3 (count, height, width)"),
+                         doctest::Contains("lb: images file has 1 dimension, expected 3 (count, height, width)"),
                          std::runtime_error);
     write_idx(dir / "lb2", {5, 1}, pattern_labels(5, 3), false);
     CHECK_THROWS_WITH_AS(load_idx(dir / "im", dir / "lb2"),
