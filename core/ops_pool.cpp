@@ -33,12 +33,16 @@ void max_pool_forward(float* y, int* argmax, const float* x, const PoolGeom& g) 
         for (int oh = 0; oh < g.OH; ++oh)
             for (int ow = 0; ow < g.OW; ++ow) {
                 int best = oh * g.S * g.W + ow * g.S;
-                for (int kh = 0; kh < g.K; ++kh)
-                    for (int kw = 0; kw < g.K; ++kw) {
-                        const int i = (oh * g.S + kh) * g.W + ow * g.S + kw;
-                        if (xp[i] > xp[best]) best = i;
-                    }
-                y[o0 + oh * g.OW + ow] = xp[best];
+                float best_v = xp[best];
+                for (int kh = 0; kh < g.K; ++kh) {
+                    const int row = (oh * g.S + kh) * g.W + ow * g.S;
+                    for (int kw = 0; kw < g.K; ++kw)
+                        if (xp[row + kw] > best_v) {
+                            best_v = xp[row + kw];
+                            best = row + kw;
+                        }
+                }
+                y[o0 + oh * g.OW + ow] = best_v;
                 argmax[o0 + oh * g.OW + ow] = best;
             }
     }
