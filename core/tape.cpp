@@ -47,6 +47,12 @@ Var Tape::input(const Tensor& t, bool requires_grad) {
     return Var{count_ - 1};
 }
 
+Var Tape::input(const float* data, const Shape& shape) {
+    Node& n = record("input", shape, {}, nullptr);
+    std::copy(data, data + shape.numel(), n.out.data());
+    return Var{count_ - 1};
+}
+
 Var Tape::param(Parameter& p) {
     Node& n = record("parameter", Shape{}, {}, nullptr);
     n.value = &p.value;

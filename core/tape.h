@@ -74,6 +74,7 @@ public:
 
     // Leaves.
     Var input(const Tensor& t, bool requires_grad = false);  // copies t into a tape buffer
+    Var input(const float* data, const Shape& shape);         // copies shape.numel() floats
     Var param(Parameter& p);  // a parameter used by a generic op (matmul, add, ...)
 
     // Access.

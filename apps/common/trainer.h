@@ -1,0 +1,104 @@
+// The training loop shared by build/train (and its MPI mode) and the examples:
+// data -> batches -> model.forward on the tape -> loss -> backward (with
+// per-example statistics when asked) -> [allreduce across ranks] -> optimizer
+// step, then per-epoch evaluation, metrics, checkpoints and curves.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apps/common/distributed.h"
+#include "data/data.h"
+#include "layers/checkpoint.h"
+#include "layers/module.h"
+#include "optim/optim.h"
+
+namespace dl {
+
+struct TrainOptions {
+    std::string model = "cnn";
+    std::string data_dir;           // empty: the Fashion-MNIST package
+    std::string images_dir;         // an image folder instead of IDX files
+    int image_size = 28;            // image folders: resized to this square
+    bool rgb = false;               // image folders: keep colour
+    double test_split = 0.2;        // image folders: fraction held out as the test set
+    int epochs = 5;
+    int batch_size = 64;
+    std::string optimizer = "momentum";
+    OptimizerConfig opt;            // only what the user set
+    ScheduleConfig schedule;        // schedule.lr is the base learning rate
+    std::string schedule_name = "constant";
+    std::vector<int> milestones;    // step decay and batch growth
+    float decay_factor = 0.1f;
+    bool scale_with_batch = false;  // --lr and --momentum-n are per-example eta', N'_g
+    bool augment = false;
+    double val_split = 0.0;         // fraction of the training set held out for validation
+    uint64_t seed = 1;
+    int threads = 2;
+    bool stats = false;             // log per-example statistics even if the optimizer needs none
+    std::string out;                // run directory
+    long limit = 0;                 // use only this many training examples (0: all)
+    bool snapshots = false;         // save a checkpoint at the end of every cosine cycle
+    std::vector<std::string> args;  // the command line, stored in checkpoints for --resume
+};
+
+struct TrainResult {
+    double test_accuracy = 0, test_loss = 0, train_examples_per_s = 0, seconds = 0;
+    int epochs = 0;
+    std::string checkpoint;
+    bool interrupted = false;
+};
+
+// Ctrl-C: the loop finishes the current step, saves a resumable checkpoint and returns.
+void install_interrupt_handler();
+
+class Trainer {
+public:
+    Trainer(const TrainOptions& options, Distributed& dist);
+    ~Trainer();
+    // Restores model, optimizer and loop position from a checkpoint of this run.
+    void resume(const Checkpoint& ck);
+    TrainResult run();
+
+    Module& model() { return *model_; }
+    const Dataset& test_set() const { return test_; }
+
+private:
+    struct Progress;  // loop position and running sums (saved in checkpoints)
+    struct Eval {
+        double loss = 0, accuracy = 0;
+    };
+
+    void load_data();
+    void build_optimizer(int batch_size);
+    int batch_size_for(int epoch) const;
+    float lr_at(long step, double epoch) const;
+    bool train_epoch(int epoch);
+    void train_step(const Batch& batch, int epoch, int index, int batches);
+    void allreduce_gradients(int local, int global, float interrupted);
+    Eval evaluate(const Dataset& d, const std::vector<int>& indices);
+    void end_epoch(int epoch, double seconds);
+    void save(const std::string& path);
+    std::map<std::string, std::string> extras() const;
+    void log(const std::string& line) const;
+
+    TrainOptions o_;
+    Distributed& dist_;
+    Dataset train_, test_;
+    std::vector<int> train_idx_, val_idx_, test_idx_;
+    Normalization norm_;
+    ModelSpec spec_;
+    std::unique_ptr<Module> model_;
+    std::unique_ptr<Optimizer> opt_;
+    std::unique_ptr<Schedule> schedule_;
+    std::unique_ptr<DataLoader> loader_;
+    int loader_batch_ = 0;
+    Tape tape_, eval_tape_;
+    std::vector<int> labels_;      // this rank's labels of the current batch
+    std::vector<float> reduce_buf_;  // fused gradients (and statistics) for allreduce
+    std::unique_ptr<Progress> p_;
+};
+
+}  // namespace dl

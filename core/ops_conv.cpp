@@ -1,0 +1,374 @@
+// conv2d: im2col + GEMM per example, in an OpenMP loop over the batch (OpenBLAS
+// runs single-threaded inside a parallel region, so each thread's GEMM works on
+// one example whose columns stay in its L2 cache).
+//
+// Forward, for each example b (K = C*KH*KW, OHW = OH*OW):
+//   xpad_b (C,Hp,Wp) = x_b with `padding` zeros around each plane (kept for backward)
+//   cols   (K,OHW)   = im2col(xpad_b)                       per-thread buffer
+//   y_b    (OC,OHW)  = W (OC,K) cols + bias
+// Backward recomputes cols per example (cheaper than storing B of them):
+//   dW    += dy_b (OC,OHW) cols^T      into per-thread partials, reduced in thread order
+//   dcols  = W^T (K,OC) dy_b;  dx_b += col2im(dcols)   (through a padded per-thread plane)
+// Statistics: the per-example gradient g_b = s dy_b cols^T is formed by that GEMM
+// anyway; squaring it into a per-thread grad_sq partial costs one pass over W.
+//
+// Padding the input once means im2col and col2im need no bounds checks.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "core/kernels.h"
+#include "core/ops_nn.h"
+
+namespace dl {
+
+namespace {
+
+// The sizes of one convolution, stored in Node::iarg.
+struct Geom {
+    int N, C, H, W, OC, KH, KW, S, P;
+    int Hp() const { return H + 2 * P; }
+    int Wp() const { return W + 2 * P; }
+    int OH() const { return (Hp() - KH) / S + 1; }
+    int OW() const { return (Wp() - KW) / S + 1; }
+    int K() const { return C * KH * KW; }
+    int OHW() const { return OH() * OW(); }
+    long in_plane() const { return (long)C * Hp() * Wp(); }  // one padded example
+};
+
+Geom geom_of(const Node& n) {
+    const int* a = n.iarg;
+    return Geom{a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]};
+}
+
+// xpad (C,Hp,Wp) = x (C,H,W) with P zeros around each plane; writes every element once.
+void pad_example(float* xpad, const float* x, const Geom& g) {
+    const int Wp = g.Wp(), P = g.P;
+    for (int c = 0; c < g.C; ++c) {
+        float* dst = xpad + (long)c * g.Hp() * Wp;
+        std::fill(dst, dst + (long)P * Wp, 0.0f);
+        dst += (long)P * Wp;
+        for (int h = 0; h < g.H; ++h, dst += Wp) {
+            std::fill(dst, dst + P, 0.0f);
+            std::memcpy(dst + P, x + ((long)c * g.H + h) * g.W, sizeof(float) * g.W);
+            std::fill(dst + P + g.W, dst + Wp, 0.0f);
+        }
+        std::fill(dst, dst + (long)P * Wp, 0.0f);
+    }
+}
+
+// One output row of im2col: dst[ow] = src[ow * S]. The stride is a template
+// argument so that the common S = 1 case compiles to a plain vectorised copy
+// (a memcpy call costs more than the copy for rows of 14 or 28 floats).
+template <int S>
+void copy_row(float* dst, const float* src, int OW, int stride) {
+    const int s = S > 0 ? S : stride;
+    for (int ow = 0; ow < OW; ++ow) dst[ow] = src[ow * s];
+}
+
+template <int S>
+void add_row(float* dst, const float* src, int OW, int stride) {
+    const int s = S > 0 ? S : stride;
+    for (int ow = 0; ow < OW; ++ow) dst[ow * s] += src[ow];
+}
+
+// cols (K,OHW) from xpad (C,Hp,Wp): cols[(c,kh,kw)][(oh,ow)] = xpad[c][oh*S+kh][ow*S+kw]
+template <int S>
+void im2col_s(float* cols, const float* xpad, const Geom& g) {
+    const int OH = g.OH(), OW = g.OW(), Wp = g.Wp();
+    for (int c = 0; c < g.C; ++c)
+        for (int kh = 0; kh < g.KH; ++kh)
+            for (int kw = 0; kw < g.KW; ++kw) {
+                const float* plane = xpad + (long)c * g.Hp() * Wp + (long)kh * Wp + kw;
+                for (int oh = 0; oh < OH; ++oh, cols += OW) copy_row<S>(cols, plane + (long)oh * g.S * Wp, OW, g.S);
+            }
+}
+
+// dxpad (C,Hp,Wp) += col2im(dcols (K,OHW)): the transpose of im2col.
+template <int S>
+void col2im_s(float* dxpad, const float* dcols, const Geom& g) {
+    const int OH = g.OH(), OW = g.OW(), Wp = g.Wp();
+    for (int c = 0; c < g.C; ++c)
+        for (int kh = 0; kh < g.KH; ++kh)
+            for (int kw = 0; kw < g.KW; ++kw) {
+                float* plane = dxpad + (long)c * g.Hp() * Wp + (long)kh * Wp + kw;
+                for (int oh = 0; oh < OH; ++oh, dcols += OW) add_row<S>(plane + (long)oh * g.S * Wp, dcols, OW, g.S);
+            }
+}
+
+void im2col(float* cols, const float* xpad, const Geom& g) {
+    if (g.S == 1) im2col_s<1>(cols, xpad, g);
+    else im2col_s<0>(cols, xpad, g);
+}
+
+void col2im(float* dxpad, const float* dcols, const Geom& g) {
+    if (g.S == 1) col2im_s<1>(dxpad, dcols, g);
+    else col2im_s<0>(dxpad, dcols, g);
+}
+
+// dx (C,H,W) += the interior of dxpad (C,Hp,Wp)
+void unpad_add(float* dx, const float* dxpad, const Geom& g) {
+    for (int c = 0; c < g.C; ++c)
+        for (int h = 0; h < g.H; ++h) {
+            const float* src = dxpad + ((long)c * g.Hp() + h + g.P) * g.Wp() + g.P;
+            float* dst = dx + ((long)c * g.H + h) * g.W;
+            for (int w = 0; w < g.W; ++w) dst[w] += src[w];
+        }
+}
+
+// The examples [first, last) that thread `tid` of `nt` handles: a fixed split,
+// so partial sums (and their reduction) are the same on every run.
+void thread_range(int N, int tid, int nt, int& first, int& last) {
+    first = (int)((long)N * tid / nt);
+    last = (int)((long)N * (tid + 1) / nt);
+}
+
+// ---- forward: y_b (OC,OHW) = W (OC,K) im2col(xpad_b) + bias ------------------------------
+void conv2d_forward(Node& n, const float* x, const float* weight, const float* bias) {
+    const Geom g = geom_of(n);
+    const int K = g.K(), OHW = g.OHW(), T = omp_get_max_threads();
+    n.aux[0].resize(Shape{g.N, g.C, g.Hp(), g.Wp()});
+    n.aux[1].resize(Shape{T, K, OHW});
+    float* xpad = n.aux[0].data();
+    float* y = n.out.data();
+#pragma omp parallel num_threads(T)
+    {
+        int first, last;
+        thread_range(g.N, omp_get_thread_num(), omp_get_num_threads(), first, last);
+        float* cols = n.aux[1].data() + (long)omp_get_thread_num() * K * OHW;
+        for (int b = first; b < last; ++b) {
+            float* xp = xpad + b * g.in_plane();
+            float* yb = y + (long)b * g.OC * OHW;
+            pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
+            im2col(cols, xp, g);
+            if (bias)
+                for (int o = 0; o < g.OC; ++o) std::fill(yb + (long)o * OHW, yb + (long)(o + 1) * OHW, bias[o]);
+            sgemm(false, false, g.OC, OHW, K, 1.0f, weight, K, cols, OHW, bias ? 1.0f : 0.0f, yb, OHW);
+        }
+    }
+}
+
+// Per-thread backward workspace. aux[2] holds, per thread, the partial sums
+// dW (OC*K) | db (OC) | and with statistics sq_W (OC*K) | sq_b (OC) | g_W (OC*K) | g_b (OC).
+// aux[3] holds, per thread, dcols (K*OHW) | dxpad (C*Hp*Wp).
+struct Workspace {
+    long wsize, stride;  // OC*K + OC, floats per thread in aux[2]
+    float* part(Node& n, int tid) const { return n.aux[2].data() + tid * stride; }
+};
+
+Workspace make_workspace(Node& n, const Geom& g, int T, bool stats, bool need_dx) {
+    Workspace ws;
+    ws.wsize = (long)g.OC * g.K() + g.OC;
+    ws.stride = ws.wsize * (stats ? 3 : 1);
+    n.aux[2].resize(Shape{T, (int)ws.stride});
+    if (need_dx) n.aux[3].resize(Shape{T, (int)((long)g.K() * g.OHW() + g.in_plane())});
+    return ws;
+}
+
+// db (OC) += row sums of dy (OC,OHW)
+void add_row_sums(float* db, const float* dy, int OC, int OHW) {
+    for (int o = 0; o < OC; ++o) {
+        float acc = 0.0f;
+        for (int i = 0; i < OHW; ++i) acc += dy[(long)o * OHW + i];
+        db[o] += acc;
+    }
+}
+
+// With statistics: gsum += g;  gsq += g^2;  returns ||g||^2, for g of `size` floats.
+float add_and_square(float* gsum, float* gsq, const float* g, long size) {
+    float norm = 0.0f;
+    for (long i = 0; i < size; ++i) {
+        gsum[i] += g[i];
+        gsq[i] += g[i] * g[i];
+        norm += g[i] * g[i];
+    }
+    return norm;
+}
+
+// Weight and bias gradient of one example, into this thread's partials.
+// cols (K,OHW) = im2col of the example; dy (OC,OHW). Returns ||contribution||^2
+// when statistics are on (the caller scales it by s^2).
+float weight_grad_example(float* part, const Workspace& ws, const float* cols, const float* dy,
+                          const Geom& g, bool has_bias, bool stats) {
+    const int K = g.K(), OHW = g.OHW(), OC = g.OC;
+    if (!stats) {
+        sgemm(false, true, OC, K, OHW, 1.0f, dy, OHW, cols, OHW, 1.0f, part, K);
+        if (has_bias) add_row_sums(part + (long)OC * K, dy, OC, OHW);
+        return 0.0f;
+    }
+    float* sq = part + ws.wsize;
+    float* gb = part + 2 * ws.wsize;  // g_W (OC,K) then g_b (OC)
+    sgemm(false, true, OC, K, OHW, 1.0f, dy, OHW, cols, OHW, 0.0f, gb, K);
+    std::fill(gb + (long)OC * K, gb + ws.wsize, 0.0f);
+    if (has_bias) add_row_sums(gb + (long)OC * K, dy, OC, OHW);
+    return add_and_square(part, sq, gb, has_bias ? ws.wsize : (long)OC * K);
+}
+
+// Input gradient of one example: dx_b (C,H,W) += col2im(W^T dy_b).
+void input_grad_example(float* dx, float* scratch, const float* weight, const float* dy, const Geom& g) {
+    float* dcols = scratch;
+    float* dxpad = scratch + (long)g.K() * g.OHW();
+    sgemm(true, false, g.K(), g.OHW(), g.OC, 1.0f, weight, g.K(), dy, g.OHW(), 0.0f, dcols, g.OHW());
+    std::fill(dxpad, dxpad + g.in_plane(), 0.0f);
+    col2im(dxpad, dcols, g);
+    unpad_add(dx, dxpad, g);
+}
+
+// Adds the threads' partials in thread order: W.grad, b.grad and (with statistics)
+// grad_sq += (s^2/B) sum_b g_b^2.
+void reduce_partials(Node& n, const Workspace& ws, int nt, const Geom& g, bool stats, float sq_scale) {
+    Parameter* W = n.params[0];
+    Parameter* bias = n.params[1];
+    const long wn = (long)g.OC * g.K();
+    for (int tid = 0; tid < nt; ++tid) {
+        const float* part = ws.part(n, tid);
+        for (long i = 0; i < wn; ++i) W->grad[i] += part[i];
+        if (bias)
+            for (int o = 0; o < g.OC; ++o) bias->grad[o] += part[wn + o];
+        if (!stats) continue;
+        const float* sq = part + ws.wsize;
+        for (long i = 0; i < wn; ++i) W->grad_sq[i] += sq_scale * sq[i];
+        if (bias)
+            for (int o = 0; o < g.OC; ++o) bias->grad_sq[o] += sq_scale * sq[wn + o];
+    }
+}
+
+void begin_conv_statistics(Tape& t, Node& n, const Geom& g) {
+    if (g.N != t.stats_batch())
+        throw std::invalid_argument("statistics: conv2d sees " + std::to_string(g.N) +
+                                    " examples but the loss has " + std::to_string(t.stats_batch()) +
+                                    "; per-example statistics need one row per example");
+    t.begin_param_stats(*n.params[0], "conv2d");
+    if (n.params[1]) t.begin_param_stats(*n.params[1], "conv2d");
+}
+
+void conv2d_backward(Tape& t, Node& n) {
+    const Geom g = geom_of(n);
+    const int T = omp_get_max_threads(), K = g.K(), OHW = g.OHW();
+    const bool stats = t.statistics();
+    const bool need_dx = t.node(n.in[0]).needs_grad;
+    const bool has_bias = n.params[1] != nullptr;
+    if (stats) begin_conv_statistics(t, n, g);
+    const Workspace ws = make_workspace(n, g, T, stats, need_dx);
+    n.aux[1].resize(Shape{T, K, OHW});
+    float* dx = need_dx ? t.grad_acc(n.in[0]).data() : nullptr;
+    const float* dy = n.grad->data();
+    const float* weight = n.params[0]->value.data();
+    const float s2 = t.stats_scale() * t.stats_scale();
+    float* sqnorm = stats ? t.per_example_sqnorm() : nullptr;
+    int used = 1;
+#pragma omp parallel num_threads(T)
+    {
+        const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (tid == 0) used = nt;
+        int first, last;
+        thread_range(g.N, tid, nt, first, last);
+        float* part = ws.part(n, tid);
+        float* cols = n.aux[1].data() + (long)tid * K * OHW;
+        std::fill(part, part + ws.stride, 0.0f);
+        for (int b = first; b < last; ++b) {
+            const float* dyb = dy + (long)b * g.OC * OHW;
+            im2col(cols, n.aux[0].data() + b * g.in_plane(), g);
+            const float norm = weight_grad_example(part, ws, cols, dyb, g, has_bias, stats);
+            if (stats) sqnorm[b] += s2 * norm;
+            if (need_dx)
+                input_grad_example(dx + (long)b * g.C * g.H * g.W, n.aux[3].data() + tid * n.aux[3].dim(1),
+                                   weight, dyb, g);
+        }
+    }
+    reduce_partials(n, ws, used, g, stats, s2 / static_cast<float>(g.N));
+}
+
+void ensure_grad(Parameter& p) {
+    if (p.grad.shape() != p.value.shape()) p.grad = Tensor(p.value.shape());
+}
+
+void check_conv_args(const Shape& sx, const Parameter& weight, const Parameter* bias, int stride, int padding) {
+    const Shape& sw = weight.value.shape();
+    if (sw.rank != 4)
+        throw std::invalid_argument("conv2d: weight '" + weight.name + "' has shape " + sw.str() +
+                                    "; expected (OC, C, KH, KW)");
+    if (sx.rank != 4 || sx[1] != sw[1])
+        throw std::invalid_argument("conv2d: input " + sx.str() + " does not fit weight '" + weight.name +
+                                    "' " + sw.str() + "; expected (N, " + std::to_string(sw[1]) + ", H, W)");
+    if (stride < 1 || padding < 0)
+        throw std::invalid_argument("conv2d: stride " + std::to_string(stride) + " and padding " +
+                                    std::to_string(padding) + " must be >= 1 and >= 0");
+    if (sx[2] + 2 * padding < sw[2] || sx[3] + 2 * padding < sw[3])
+        throw std::invalid_argument("conv2d: input " + sx.str() + " with padding " + std::to_string(padding) +
+                                    " is smaller than the kernel of weight " + sw.str());
+    if (bias && (bias->value.rank() != 1 || bias->value.dim(0) != sw[0]))
+        throw std::invalid_argument("conv2d: bias '" + bias->name + "' has shape " +
+                                    bias->value.shape().str() + "; expected (" + std::to_string(sw[0]) + ")");
+}
+
+}  // namespace
+
+Var conv2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int padding) {
+    const Shape sx = t.shape(x);
+    check_conv_args(sx, weight, bias, stride, padding);
+    const Shape& sw = weight.value.shape();
+    const Geom g{sx[0], sx[1], sx[2], sx[3], sw[0], sw[2], sw[3], stride, padding};
+    Node& n = t.record("conv2d", Shape{g.N, g.OC, g.OH(), g.OW()}, {x}, conv2d_backward, /*owns_params=*/true);
+    const int args[9] = {g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.S, g.P};
+    std::copy(args, args + 9, n.iarg);
+    n.params[0] = &weight;
+    n.params[1] = bias;
+    ensure_grad(weight);
+    if (bias) ensure_grad(*bias);
+    conv2d_forward(n, t.value(x).data(), weight.value.data(), bias ? bias->value.data() : nullptr);
+    return Var{t.size() - 1};
+}
+
+// ---- reference kernels: direct convolution ------------------------------------------------
+
+// out (N,OC,OH,OW), inp (N,C,H,W), weight (OC,C,KH,KW), bias (OC) or nullptr
+void conv2d_forward_naive(float* out, const float* inp, const float* weight, const float* bias,
+                          int N, int C, int H, int W, int OC, int KH, int KW, int stride, int padding) {
+    const int OH = (H + 2 * padding - KH) / stride + 1, OW = (W + 2 * padding - KW) / stride + 1;
+    for (int b = 0; b < N; ++b)
+        for (int o = 0; o < OC; ++o)
+            for (int oh = 0; oh < OH; ++oh)
+                for (int ow = 0; ow < OW; ++ow) {
+                    double acc = bias ? bias[o] : 0.0;
+                    for (int c = 0; c < C; ++c)
+                        for (int kh = 0; kh < KH; ++kh)
+                            for (int kw = 0; kw < KW; ++kw) {
+                                const int h = oh * stride + kh - padding, w = ow * stride + kw - padding;
+                                if (h < 0 || h >= H || w < 0 || w >= W) continue;
+                                acc += (double)inp[((b * C + c) * H + h) * W + w] *
+                                       weight[((o * C + c) * KH + kh) * KW + kw];
+                            }
+                    out[((b * OC + o) * OH + oh) * OW + ow] = (float)acc;
+                }
+}
+
+// dinp (N,C,H,W), dweight (OC,C,KH,KW), dbias (OC) or nullptr: all +=;
+// dout (N,OC,OH,OW), inp (N,C,H,W), weight (OC,C,KH,KW)
+void conv2d_backward_naive(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, int N, int C, int H, int W,
+                           int OC, int KH, int KW, int stride, int padding) {
+    const int OH = (H + 2 * padding - KH) / stride + 1, OW = (W + 2 * padding - KW) / stride + 1;
+    for (int b = 0; b < N; ++b)
+        for (int o = 0; o < OC; ++o)
+            for (int oh = 0; oh < OH; ++oh)
+                for (int ow = 0; ow < OW; ++ow) {
+                    const float d = dout[((b * OC + o) * OH + oh) * OW + ow];
+                    if (dbias) dbias[o] += d;
+                    for (int c = 0; c < C; ++c)
+                        for (int kh = 0; kh < KH; ++kh)
+                            for (int kw = 0; kw < KW; ++kw) {
+                                const int h = oh * stride + kh - padding, w = ow * stride + kw - padding;
+                                if (h < 0 || h >= H || w < 0 || w >= W) continue;
+                                const int xi = ((b * C + c) * H + h) * W + w;
+                                const int wi = ((o * C + c) * KH + kh) * KW + kw;
+                                dinp[xi] += d * weight[wi];
+                                dweight[wi] += d * inp[xi];
+                            }
+                }
+}
+
+}  // namespace dl

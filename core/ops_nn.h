@@ -1,0 +1,51 @@
+// Neural-network ops: convolution, pooling, dropout and batch normalisation.
+// Like the ops of core/ops.h, each takes the tape first, records one node and
+// returns its output. conv2d and batch_norm take their Parameters directly (as
+// linear does) and fill per-example statistics when the tape asks for them.
+//
+// Beside the fast convolution sit naive direct-loop kernels (llm.c style:
+// outputs first, gradients prefixed d, sizes last); tests check they agree.
+#pragma once
+#include <cstdint>
+
+#include "core/parameter.h"
+#include "core/tape.h"
+
+namespace dl {
+
+// Convolution (ops_conv.cpp): x (N,C,H,W), weight (OC,C,KH,KW), bias (OC) or
+// nullptr -> (N,OC,OH,OW) with OH = (H + 2 padding - KH) / stride + 1.
+// im2col + GEMM per example, parallel over the batch.
+Var conv2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride = 1, int padding = 0);
+
+// Pooling (ops_pool.cpp): x (N,C,H,W) -> (N,C,OH,OW), OH = (H - kernel) / stride + 1.
+// Windows may overlap (stride < kernel). No padding.
+Var max_pool2d(Tape& t, Var x, int kernel, int stride);
+Var avg_pool2d(Tape& t, Var x, int kernel, int stride);
+
+// Inverted dropout (ops_norm.cpp): in training, zeroes each element with
+// probability p and scales the rest by 1/(1-p); in eval (or p == 0) returns x.
+// The mask comes from a counter-based generator: `rng_state` is read and
+// advanced, so the same state gives the same mask.
+Var dropout(Tape& t, Var x, float p, bool training, std::uint64_t& rng_state);
+
+// Batch normalisation (ops_norm.cpp) over x (N,F) or (N,C,H,W), per feature/channel c:
+//   y = gamma_c (x - mean_c) / sqrt(var_c + eps) + beta_c
+// Training: batch mean and (biased) variance; running_mean/var (C) are updated
+// with `momentum` like PyTorch (unbiased variance for running_var). The node
+// mixes examples, so per-example statistics are refused. Eval: running stats.
+Var batch_norm(Tape& t, Var x, Parameter& gamma, Parameter& beta, Tensor& running_mean,
+               Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
+
+// ---- reference kernels (direct loops, for tests) ----------------------------------------
+
+// out (N,OC,OH,OW), inp (N,C,H,W), weight (OC,C,KH,KW), bias (OC) or nullptr
+void conv2d_forward_naive(float* out, const float* inp, const float* weight, const float* bias,
+                          int N, int C, int H, int W, int OC, int KH, int KW, int stride, int padding);
+// Accumulates (+=): dinp (N,C,H,W), dweight (OC,C,KH,KW), dbias (OC) or nullptr;
+// dout (N,OC,OH,OW), inp (N,C,H,W), weight (OC,C,KH,KW)
+void conv2d_backward_naive(float* dinp, float* dweight, float* dbias, const float* dout,
+                           const float* inp, const float* weight, int N, int C, int H, int W,
+                           int OC, int KH, int KW, int stride, int padding);
+
+}  // namespace dl

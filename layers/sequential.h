@@ -1,0 +1,61 @@
+// Sequential: runs its layers in order. add() prefixes each layer's parameter
+// and buffer names with its index ("0.weight", "4.running_mean"), as PyTorch does.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "layers/module.h"
+
+namespace dl {
+
+class Sequential : public Module {
+public:
+    Sequential& add(std::unique_ptr<Module> layer) {
+        const std::string prefix = std::to_string(layers_.size()) + ".";
+        for (Parameter* p : layer->parameters()) p->name = prefix + p->name;
+        for (Buffer* b : layer->buffers()) b->name = prefix + b->name;
+        layer->train(training_);
+        layers_.push_back(std::move(layer));
+        return *this;
+    }
+    template <class Layer, class... Args>
+    Sequential& add(Args&&... args) {
+        return add(std::make_unique<Layer>(std::forward<Args>(args)...));
+    }
+
+    Var forward(Tape& tape, Var x) override {
+        for (auto& layer : layers_) x = layer->forward(tape, x);
+        return x;
+    }
+    std::string describe() const override {
+        std::string s = "Sequential(\n";
+        for (size_t i = 0; i < layers_.size(); ++i) s += "  (" + std::to_string(i) + ") " + layers_[i]->describe() + "\n";
+        return s + ")";
+    }
+    ParameterList parameters() override { return gather<Parameter*>(&Module::parameters); }
+    BufferList buffers() override { return gather<Buffer*>(&Module::buffers); }
+    void train(bool on = true) override {
+        training_ = on;
+        for (auto& layer : layers_) layer->train(on);
+    }
+
+    size_t size() const { return layers_.size(); }
+    Module& operator[](size_t i) { return *layers_[i]; }
+
+private:
+    template <class T>
+    std::vector<T> gather(std::vector<T> (Module::*list)()) {
+        std::vector<T> all;
+        for (auto& layer : layers_) {
+            std::vector<T> some = ((*layer).*list)();
+            all.insert(all.end(), some.begin(), some.end());
+        }
+        return all;
+    }
+
+    std::vector<std::unique_ptr<Module>> layers_;
+};
+
+}  // namespace dl

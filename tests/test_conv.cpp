@@ -1,0 +1,217 @@
+// The neural-network ops of core/ops_nn.h: conv2d against the naive direct
+// convolution, and gradient checks of conv2d, pooling, dropout and batch norm.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+#include "core/ops_nn.h"
+#include "tests/gradcheck.h"
+
+using namespace dl;
+using dl::testing::check_gradients;
+using dl::testing::random_tensor;
+
+namespace {
+
+struct ConvCase {
+    int N, C, H, W, OC, KH, KW, stride, padding;
+    bool bias;
+};
+
+// Distinct values at least 0.05 apart, shuffled: no two pooling candidates lie
+// within the gradient check's step of each other (a near-tie looks like a kink
+// at both step sizes and would not be skipped).
+Tensor spread_tensor(const Shape& s, unsigned seed) {
+    Tensor t(s);
+    std::vector<int> order(t.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937(seed));
+    for (size_t i = 0; i < t.size(); ++i) t[i] = 0.05f * (float)order[i] - 2.0f;
+    return t;
+}
+
+std::string describe(const ConvCase& c) {
+    return "N" + std::to_string(c.N) + " C" + std::to_string(c.C) + " " + std::to_string(c.H) + "x" +
+           std::to_string(c.W) + " OC" + std::to_string(c.OC) + " k" + std::to_string(c.KH) + "x" +
+           std::to_string(c.KW) + " s" + std::to_string(c.stride) + " p" + std::to_string(c.padding) +
+           (c.bias ? " bias" : "");
+}
+
+void check_close(const Tensor& a, const float* b, const std::string& what) {
+    float worst = 0.0f;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]) / (1.0f + std::fabs(b[i])));
+    INFO(what << ": worst relative difference " << worst);
+    CHECK(worst < 1e-4f);
+}
+
+// The fast conv2d (forward and backward) against the naive kernels.
+void check_conv_against_naive(const ConvCase& c) {
+    const std::string what = describe(c);
+    Tensor x = random_tensor(Shape{c.N, c.C, c.H, c.W}, 1);
+    Parameter w("w", Shape{c.OC, c.C, c.KH, c.KW});
+    Parameter b("b", Shape{c.OC});
+    w.value = random_tensor(w.value.shape(), 2);
+    b.value = random_tensor(b.value.shape(), 3);
+    Tape tape;
+    Var xv = tape.input(x, true);
+    Var y = conv2d(tape, xv, w, c.bias ? &b : nullptr, c.stride, c.padding);
+    const Tensor dout = random_tensor(tape.shape(y), 4);
+    tape.backward(sum(tape, mul(tape, y, tape.input(dout))));
+
+    Tensor y_ref(tape.shape(y));
+    conv2d_forward_naive(y_ref.data(), x.data(), w.value.data(), c.bias ? b.value.data() : nullptr, c.N, c.C, c.H,
+                         c.W, c.OC, c.KH, c.KW, c.stride, c.padding);
+    check_close(tape.value(y), y_ref.data(), what + " forward");
+    Tensor dx(x.shape()), dw(w.value.shape()), db(b.value.shape());
+    conv2d_backward_naive(dx.data(), dw.data(), c.bias ? db.data() : nullptr, dout.data(), x.data(),
+                          w.value.data(), c.N, c.C, c.H, c.W, c.OC, c.KH, c.KW, c.stride, c.padding);
+    check_close(tape.grad(xv), dx.data(), what + " dinp");
+    check_close(w.grad, dw.data(), what + " dweight");
+    if (c.bias) check_close(b.grad, db.data(), what + " dbias");
+}
+
+const ConvCase kCases[] = {
+    {2, 1, 8, 8, 3, 5, 5, 1, 2, true},   {3, 2, 7, 9, 4, 3, 3, 2, 1, true}, {1, 3, 6, 5, 2, 2, 3, 1, 0, false},
+    {5, 2, 9, 9, 3, 3, 3, 3, 2, true},   {4, 16, 14, 14, 32, 5, 5, 1, 2, true}, {2, 2, 5, 5, 2, 1, 1, 1, 0, true},
+};
+
+}  // namespace
+
+TEST_CASE("conv2d: fast im2col kernels agree with the naive direct convolution") {
+    for (const ConvCase& c : kCases) check_conv_against_naive(c);
+}
+
+TEST_CASE("conv2d: same result with one thread and with two") {
+    const int before = num_threads();
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        check_conv_against_naive({5, 3, 8, 8, 4, 3, 3, 1, 1, true});
+    }
+    set_num_threads(before);
+}
+
+TEST_CASE("conv2d: gradient check with stride 2 and padding") {
+    Parameter w("w", Shape{3, 2, 3, 3});
+    Parameter b("b", Shape{3});
+    w.value = random_tensor(w.value.shape(), 5);
+    b.value = random_tensor(b.value.shape(), 6);
+    check_gradients(
+        "conv2d s2 p1", [&](Tape& t, const std::vector<Var>& in) { return conv2d(t, in[0], w, &b, 2, 1); },
+        {random_tensor(Shape{2, 2, 7, 6}, 7)}, {&w, &b});
+}
+
+TEST_CASE("conv2d: errors name the op and both shapes") {
+    Tape t;
+    Parameter w("conv.weight", Shape{4, 3, 3, 3});
+    Parameter b("conv.bias", Shape{5});
+    Var x = t.input(Tensor(Shape{2, 2, 8, 8}));
+    CHECK_THROWS_WITH_AS(conv2d(t, x, w, nullptr), "conv2d: input (2, 2, 8, 8) does not fit weight 'conv.weight' "
+                                                  "(4, 3, 3, 3); expected (N, 3, H, W)", std::invalid_argument);
+    Var x3 = t.input(Tensor(Shape{2, 3, 8, 8}));
+    CHECK_THROWS_WITH_AS(conv2d(t, x3, w, &b), "conv2d: bias 'conv.bias' has shape (5); expected (4)",
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(conv2d(t, t.input(Tensor(Shape{1, 3, 2, 2})), w, nullptr),
+                         "conv2d: input (1, 3, 2, 2) with padding 0 is smaller than the kernel of weight (4, 3, 3, 3)",
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(conv2d(t, x3, w, nullptr, 0), "conv2d: stride 0 and padding 0 must be >= 1 and >= 0",
+                         std::invalid_argument);
+}
+
+TEST_CASE("max_pool2d and avg_pool2d: gradient checks, also with overlapping windows") {
+    const Tensor x = spread_tensor(Shape{2, 3, 7, 7}, 8);
+    for (int k : {2, 3})
+        for (int s : {1, 2}) {
+            const std::string sz = " k" + std::to_string(k) + " s" + std::to_string(s);
+            check_gradients("max_pool2d" + sz, [&](Tape& t, const std::vector<Var>& in) {
+                return max_pool2d(t, in[0], k, s);
+            }, {x});
+            check_gradients("avg_pool2d" + sz, [&](Tape& t, const std::vector<Var>& in) {
+                return avg_pool2d(t, in[0], k, s);
+            }, {x});
+        }
+}
+
+TEST_CASE("max_pool2d: picks the window maximum") {
+    Tape t;
+    Var x = t.input(Tensor(Shape{1, 1, 2, 4}, {1, 5, 2, 0, 3, 4, 7, 8}));
+    const Tensor& y = t.value(max_pool2d(t, x, 2, 2));
+    CHECK(y.shape() == Shape{1, 1, 1, 2});
+    CHECK(y[0] == 5.0f);
+    CHECK(y[1] == 8.0f);
+    CHECK_THROWS_WITH_AS(max_pool2d(t, t.input(Tensor(Shape{4, 4})), 2, 2),
+                         "max_pool2d: input (4, 4) must be (N, C, H, W)", std::invalid_argument);
+}
+
+TEST_CASE("dropout: inverted scaling, seeded mask, identity in eval") {
+    Tape t;
+    const Tensor ones(Shape{64, 100}, 1.0f);
+    Var x = t.input(ones);
+    std::uint64_t state = 7, again = 7;
+    const Tensor y1 = t.value(dropout(t, x, 0.25f, true, state));
+    const Tensor y2 = t.value(dropout(t, x, 0.25f, true, again));
+    CHECK(state == again);
+    CHECK(state != 7u);
+    int kept = 0;
+    for (size_t i = 0; i < y1.size(); ++i) {
+        CHECK(y1[i] == y2[i]);
+        CHECK((y1[i] == 0.0f || std::fabs(y1[i] - 1.0f / 0.75f) < 1e-6f));
+        kept += y1[i] != 0.0f;
+    }
+    CHECK(std::abs(kept - 4800) < 300);  // about 75% kept
+    const Tensor y3 = t.value(dropout(t, x, 0.25f, true, state));
+    CHECK(y3.vec() != y1.vec());  // the state advanced: a new mask
+    CHECK(dropout(t, x, 0.25f, false, state).id == x.id);
+    CHECK_THROWS_WITH_AS(dropout(t, x, 1.0f, true, state), "dropout: probability 1.000000 must be in [0, 1)",
+                         std::invalid_argument);
+    std::uint64_t s = 3;
+    check_gradients("dropout", [&](Tape& tp, const std::vector<Var>& in) {
+        std::uint64_t fixed = s;  // the same mask in every evaluation
+        return dropout(tp, in[0], 0.5f, true, fixed);
+    }, {random_tensor(Shape{4, 10}, 9)});
+}
+
+TEST_CASE("batch_norm: gradient checks in training and eval mode, (N,F) and (N,C,H,W)") {
+    for (bool training : {true, false})
+        for (bool spatial : {false, true}) {
+            const int C = 3;
+            Parameter gamma("gamma", Shape{C}), beta("beta", Shape{C});
+            gamma.value = random_tensor(Shape{C}, 10, 0.5f, 1.5f);
+            beta.value = random_tensor(Shape{C}, 11);
+            Tensor rm = random_tensor(Shape{C}, 12), rv = random_tensor(Shape{C}, 13, 0.5f, 2.0f);
+            const Shape sx = spatial ? Shape{4, C, 3, 2} : Shape{6, C};
+            const std::string what = std::string("batch_norm ") + (training ? "train " : "eval ") + sx.str();
+            check_gradients(what, [&](Tape& t, const std::vector<Var>& in) {
+                return batch_norm(t, in[0], gamma, beta, rm, rv, training);
+            }, {random_tensor(sx, 14)}, {&gamma, &beta});
+        }
+}
+
+TEST_CASE("batch_norm: running statistics like PyTorch (momentum 0.1, unbiased variance)") {
+    Parameter gamma("gamma", Shape{1}), beta("beta", Shape{1});
+    gamma.value[0] = 2.0f;
+    beta.value[0] = 0.5f;
+    Tensor rm(Shape{1}, 0.0f), rv(Shape{1}, 1.0f);
+    Tape t;
+    Var x = t.input(Tensor(Shape{4, 1}, {1, 2, 3, 6}));
+    const Tensor y = t.value(batch_norm(t, x, gamma, beta, rm, rv, true));
+    // mean 3, biased var 3.5, unbiased var 14/3
+    CHECK(rm[0] == doctest::Approx(0.3));
+    CHECK(rv[0] == doctest::Approx(0.9 + 0.1 * 14.0 / 3.0));
+    CHECK(y[0] == doctest::Approx(2.0 * (1 - 3) / std::sqrt(3.5 + 1e-5) + 0.5).epsilon(1e-5));
+    const Tensor ye = t.value(batch_norm(t, x, gamma, beta, rm, rv, false));
+    CHECK(ye[3] == doctest::Approx(2.0 * (6 - rm[0]) / std::sqrt(rv[0] + 1e-5) + 0.5).epsilon(1e-5));
+    CHECK(t.node(Var{t.size() - 2}).mixes_examples);
+    CHECK_FALSE(t.node(Var{t.size() - 1}).mixes_examples);
+    Tensor rm3(Shape{3});
+    CHECK_THROWS_WITH_AS(batch_norm(t, x, gamma, beta, rm3, rv, true),
+                         "batch_norm: running_mean has shape (3) but input (4, 1) has 1 channels; expected (1)",
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(batch_norm(t, t.input(Tensor(Shape{1, 1})), gamma, beta, rm, rv, true),
+                         "batch_norm: input (1, 1) has one value per channel; training needs more than one",
+                         std::invalid_argument);
+}
