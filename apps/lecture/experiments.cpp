@@ -6,6 +6,11 @@ const std::vector<Experiment>& experiments() {
     static const std::vector<Experiment> table = {
         {"noise-at-optimum", "at the optimum the batch gradient is not 0; Var g^ = sigma^2/B",
          noise_at_optimum},
+        {"running-average", "EMA vs N-window mean; bias (t/N) mu for t << N; min(N, t) and Adam corrections",
+         running_average},
+        {"robbins-monro", "constant eta stalls; eta_0/(1+t/tau) converges; summable eta_t stops short",
+         robbins_monro},
+        {"gradient-flow", "SGD at fixed time sum eta approaches the gradient-flow ODE as eta -> 0", gradient_flow},
     };
     return table;
 }

@@ -1,0 +1,59 @@
+// Small, fast models on Fashion-MNIST for the experiments that train
+// (momentum-conjugacy, batch-scaling, rmsprop-*, adaptive, step-decay):
+// softmax regression or a small MLP written with core ops, fixed subsets of
+// the data held as float matrices, and a training step that samples its batch
+// with a seeded generator, so every run is reproducible.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "apps/lecture/common.h"
+#include "core/core.h"
+#include "optim/optimizer.h"
+
+namespace dl::lecture {
+
+// Examples as rows: x (count, 784) with pixel/255 minus the mean pixel of
+// the training set, times `scale`; y the labels.
+struct Features {
+    Tensor x;
+    std::vector<int> y;
+    int count() const { return static_cast<int>(y.size()); }
+    int dim() const { return x.dim(1); }
+};
+struct FashionSubset {
+    Features train, test;
+};
+// n_train random training images (seeded) and the first n_test test images.
+// Throws std::runtime_error (naming the directory) when the data is missing.
+FashionSubset load_fashion(int n_train, int n_test, uint64_t seed, float scale = 1.0f);
+
+// An MLP of Linear layers with ReLU between them; sizes {784, 10} is softmax regression.
+class Net {
+public:
+    // Weights ~ N(0, 1/fan_in) (zero_init: all zero), biases 0.
+    Net(const std::vector<int>& sizes, uint64_t seed, bool zero_init = false);
+    Var forward(Tape& tape, Var x);
+    ParameterList parameters();
+
+private:
+    std::vector<Parameter> weights_, biases_;
+};
+
+// One training step on a batch of B examples drawn uniformly (with
+// replacement): forward, backward (with per-example statistics when the
+// optimizer needs them), optimizer step. Returns the batch loss, or NaN when
+// the run diverged (a non-finite loss).
+double train_step(Net& net, Optimizer& opt, const Features& data, int batch, Rng& rng, Tape& tape);
+
+// Forward and backward with statistics on `count` examples starting at
+// `first`, without a step: fills grad and grad_sq of every parameter.
+void gradient_statistics(Net& net, const Features& data, int first, int count, Tape& tape);
+
+// Mean cross-entropy and accuracy over a whole set (inference mode).
+struct Evaluation {
+    double loss = 0.0, accuracy = 0.0;
+};
+Evaluation evaluate(Net& net, const Features& data, Tape& tape);
+
+}  // namespace dl::lecture
