@@ -11,6 +11,9 @@ const std::vector<Experiment>& experiments() {
         {"robbins-monro", "constant eta stalls; eta_0/(1+t/tau) converges; summable eta_t stops short",
          robbins_monro},
         {"gradient-flow", "SGD at fixed time sum eta approaches the gradient-flow ODE as eta -> 0", gradient_flow},
+        {"loss-vs-lr", "converged loss L(eta): dL/d eta at 0 = (1/4) E_i ||g_i||^2 (TZ)", loss_vs_lr},
+        {"langevin-1d", "stationary density of SGD ~ exp(-L/(alpha eta sigma^2)); fit alpha (lecture: ~1/10)",
+         langevin_1d},
     };
     return table;
 }
