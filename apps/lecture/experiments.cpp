@@ -14,6 +14,8 @@ const std::vector<Experiment>& experiments() {
         {"loss-vs-lr", "converged loss L(eta): dL/d eta at 0 = (1/4) E_i ||g_i||^2 (TZ)", loss_vs_lr},
         {"langevin-1d", "stationary density of SGD ~ exp(-L/(alpha eta sigma^2)); fit alpha (lecture: ~1/10)",
          langevin_1d},
+        {"langevin-2d", "two temperatures under SGD; one under eta_i = eta'/sigma_i^2; RMSProp's eta'/sigma_i",
+         langevin_2d},
     };
     return table;
 }
