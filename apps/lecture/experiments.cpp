@@ -16,6 +16,8 @@ const std::vector<Experiment>& experiments() {
          langevin_1d},
         {"langevin-2d", "two temperatures under SGD; one under eta_i = eta'/sigma_i^2; RMSProp's eta'/sigma_i",
          langevin_2d},
+        {"optimal-batch", "progress per example vs B on the 1-D problem; B* = 16 sigma^2/g^2, eta* = 1/(2L)",
+         optimal_batch},
     };
     return table;
 }
