@@ -19,6 +19,7 @@ const std::vector<Experiment>& experiments() {
         {"optimal-batch", "progress per example vs B on the 1-D problem; B* = 16 sigma^2/g^2, eta* = 1/(2L)",
          optimal_batch},
         {"vector-bound", "Appendix II: k >= 16 sigma^2/||g||^2 and eta = 1/(2L) reduce the loss w.h.p.", vector_bound},
+        {"momentum-conjugacy", "N_g sweep: fixed eta vs eta = eta'/N_g (TZ: the second barely moves)", momentum_conjugacy},
     };
     return table;
 }

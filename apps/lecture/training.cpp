@@ -62,6 +62,15 @@ FashionSubset load_fashion(int n_train, int n_test, uint64_t seed, float scale) 
     return {features(train, order, mean, scale), features(test, first, mean, scale)};
 }
 
+Features first_examples(const Features& f, int n) {
+    n = std::min(n, f.count());
+    Features out;
+    out.x = Tensor(Shape{n, f.dim()});
+    std::copy(f.x.data(), f.x.data() + static_cast<size_t>(n) * f.dim(), out.x.data());
+    out.y.assign(f.y.begin(), f.y.begin() + n);
+    return out;
+}
+
 Net::Net(const std::vector<int>& sizes, uint64_t seed, bool zero_init) {
     Rng rng(seed);
     for (size_t l = 0; l + 1 < sizes.size(); ++l) {
@@ -119,6 +128,25 @@ void gradient_statistics(Net& net, const Features& data, int first, int count, T
     tape.set_statistics(true);
     for (Parameter* p : net.parameters()) p->zero_grad();
     tape.backward(softmax_cross_entropy(tape, net.forward(tape, tape.input(x)), y));
+}
+
+Curve train_curve(Net& net, Optimizer& opt, const Features& train, const Features& eval, int batch, long steps,
+                  int points, Rng& rng, const std::function<void(long)>& before_step) {
+    Tape tape;
+    Curve c;
+    long next = 0;
+    for (long t = 0; t <= steps; ++t) {
+        if (t == next) {
+            c.examples.push_back(static_cast<double>(t) * batch);
+            c.loss.push_back(c.diverged ? std::nan("") : evaluate(net, eval, tape).loss);
+            c.diverged = c.diverged || !std::isfinite(c.loss.back());
+            next = (static_cast<long>(c.loss.size()) * steps) / points;
+        }
+        if (t == steps || c.diverged) continue;
+        if (before_step) before_step(t);
+        if (!std::isfinite(train_step(net, opt, train, batch, rng, tape))) c.diverged = true;
+    }
+    return c;
 }
 
 Evaluation evaluate(Net& net, const Features& data, Tape& tape) {

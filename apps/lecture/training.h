@@ -4,6 +4,7 @@
 // the data held as float matrices, and a training step that samples its batch
 // with a seeded generator, so every run is reproducible.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct FashionSubset {
 // Throws std::runtime_error (naming the directory) when the data is missing.
 FashionSubset load_fashion(int n_train, int n_test, uint64_t seed, float scale = 1.0f);
 
+// The first n examples of f (a fixed evaluation subset of a training set).
+Features first_examples(const Features& f, int n);
+
 // An MLP of Linear layers with ReLU between them; sizes {784, 10} is softmax regression.
 class Net {
 public:
@@ -49,6 +53,16 @@ double train_step(Net& net, Optimizer& opt, const Features& data, int batch, Rng
 // Forward and backward with statistics on `count` examples starting at
 // `first`, without a step: fills grad and grad_sq of every parameter.
 void gradient_statistics(Net& net, const Features& data, int first, int count, Tape& tape);
+
+// Loss on `eval` at points + 1 evenly spaced moments of a run of `steps`
+// steps (the first before any step); NaN once the run diverged. `before_step`
+// (optional) is called with the step number before each step (schedules).
+struct Curve {
+    std::vector<double> examples, loss;
+    bool diverged = false;
+};
+Curve train_curve(Net& net, Optimizer& opt, const Features& train, const Features& eval, int batch, long steps,
+                  int points, Rng& rng, const std::function<void(long)>& before_step = {});
 
 // Mean cross-entropy and accuracy over a whole set (inference mode).
 struct Evaluation {
