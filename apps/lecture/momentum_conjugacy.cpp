@@ -38,6 +38,7 @@ double spread(const std::vector<Curve>& curves) {
 Result momentum_conjugacy(const Settings& s) {
     Result r;
     r.name = "momentum-conjugacy";
+    const SingleThread single_thread;
     const FashionSubset data = load_fashion(s.quick ? 4000 : 20000, 0, s.seed, 0.1f);
     const Features eval = first_examples(data.train, 1000);
     const long steps = s.quick ? 300 : 2000;

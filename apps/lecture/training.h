@@ -29,6 +29,19 @@ struct FashionSubset {
 // Throws std::runtime_error (naming the directory) when the data is missing.
 FashionSubset load_fashion(int n_train, int n_test, uint64_t seed, float scale = 1.0f);
 
+// Runs OpenMP and OpenBLAS on one thread while it lives: the models here
+// are so small that waking a thread pool for each op costs more than the op.
+class SingleThread {
+public:
+    SingleThread() : previous_(num_threads()) { set_num_threads(1); }
+    ~SingleThread() { set_num_threads(previous_); }
+    SingleThread(const SingleThread&) = delete;
+    SingleThread& operator=(const SingleThread&) = delete;
+
+private:
+    int previous_;
+};
+
 // The first n examples of f (a fixed evaluation subset of a training set).
 Features first_examples(const Features& f, int n);
 
