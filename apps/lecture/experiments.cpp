@@ -21,6 +21,7 @@ const std::vector<Experiment>& experiments() {
         {"vector-bound", "Appendix II: k >= 16 sigma^2/||g||^2 and eta = 1/(2L) reduce the loss w.h.p.", vector_bound},
         {"momentum-conjugacy", "N_g sweep: fixed eta vs eta = eta'/N_g (TZ: the second barely moves)", momentum_conjugacy},
         {"batch-scaling", "eta = B eta', N_g = max(1, N'_g/B) vs fixed hyperparameters: loss against examples seen", batch_scaling},
+        {"rmsprop-batch", "rmsprop vs rmsprop-per-example across B: which s stays invariant (TZ)", rmsprop_batch},
     };
     return table;
 }

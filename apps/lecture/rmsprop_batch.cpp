@@ -1,0 +1,109 @@
+// rmsprop-batch. Lecture, "Scaling eta with Batch Size for RMSProp (TZ)":
+// "Current RMSProp framework implementations do not scale well with batch
+// size": E g^_i^2 = mu_i^2 + sigma_i^2/B, so the running average s of g^^2
+// changes its meaning with B; "to preserve the behavior of RMSProp while
+// increasing B we need a running average of g_{b,i}^2 for individual batch
+// elements b" (the tape's per-example statistics).
+// Softmax regression on a Fashion-MNIST subset with optim/'s rmsprop and
+// rmsprop-per-example at B in {1, 8, 64} and eta = B eta' (the SGD rule),
+// for the same number of examples. We read s back from the last update,
+// s_i = (eta g^_i / Delta Phi_i)^2, and compare its mean across B with
+// mu_i^2 + sigma_i^2/B from per-example statistics at the end of the B = 1 run.
+#include <algorithm>
+#include <cmath>
+
+#include "apps/lecture/experiments.h"
+#include "apps/lecture/training.h"
+#include "optim/registry.h"
+
+namespace dl::lecture {
+
+namespace {
+
+// Mean over the weights of the s the optimizer divided by in one more step.
+double mean_s(Net& net, Optimizer& opt, const Features& train, int batch, Rng& rng) {
+    Parameter& w = *net.parameters()[0];
+    const std::vector<float> before = w.value.vec();
+    Tape tape;
+    train_step(net, opt, train, batch, rng, tape);
+    std::vector<double> s;
+    for (size_t i = 0; i < w.size(); ++i) {
+        const double step = before[i] - w.value[i];
+        if (std::fabs(step) > 1e-12 && std::fabs(w.grad[i]) > 1e-12)
+            s.push_back(std::pow(opt.lr() * w.grad[i] / step, 2));
+    }
+    return mean_of(s);
+}
+
+// mean_i (mu_i^2 + sigma_i^2/B) over the weights, at the current parameters.
+double mean_expected_s(Net& net, const Features& train, int batch) {
+    Tape tape;
+    gradient_statistics(net, train, 0, std::min(2000, train.count()), tape);
+    const Parameter& w = *net.parameters()[0];
+    std::vector<double> e;
+    for (size_t i = 0; i < w.size(); ++i) {
+        const double mu2 = double(w.grad[i]) * w.grad[i];
+        e.push_back(mu2 + std::max(0.0, double(w.grad_sq[i]) - mu2) / batch);
+    }
+    return mean_of(e);
+}
+
+}  // namespace
+
+Result rmsprop_batch(const Settings& s) {
+    Result r;
+    r.name = "rmsprop-batch";
+    const SingleThread single_thread;
+    const FashionSubset data = load_fashion(s.quick ? 4000 : 20000, 0, s.seed, 0.1f);
+    const Features eval = first_examples(data.train, 1000);
+    const std::vector<int> batches = {1, 8, 64};
+    const std::vector<std::string> names = {"rmsprop", "rmsprop-per-example"};
+    const long examples = s.quick ? 64L * 60 : 64L * 400;
+    const float eta_prime = 5e-4f;
+    Table t{{"examples", "rmsprop_B1", "rmsprop_B8", "rmsprop_B64", "per_example_B1", "per_example_B8",
+             "per_example_B64"}, {}};
+    std::vector<std::vector<Curve>> curves(2);
+    std::vector<std::vector<double>> s_mean(2), s_expected(2);
+    for (size_t a = 0; a < names.size(); ++a) {
+        for (int B : batches) {
+            Net net({784, 10}, s.seed);
+            OptimizerConfig c;
+            c.lr = eta_prime * B;
+            c.n_s = 10.0f;  // short, so that s is settled even in the short B = 64 runs
+            auto opt = make_optimizer(names[a], net.parameters(), c);
+            Rng rng(s.seed + 5);
+            curves[a].push_back(train_curve(net, *opt, data.train, eval, B, examples / B, 20, rng));
+            s_mean[a].push_back(mean_s(net, *opt, data.train, B, rng));
+            s_expected[a].push_back(mean_expected_s(net, data.train, a == 0 ? B : 1));
+        }
+    }
+    for (size_t i = 0; i < curves[0][0].loss.size(); ++i) {
+        std::vector<double> row = {curves[0][0].examples[i]};
+        for (const auto& family : curves)
+            for (const Curve& c : family) row.push_back(c.loss[i]);
+        t.add(row);
+    }
+    const double ratio_batch = s_mean[0][2] / s_mean[0][0];
+    const double predicted_batch = s_expected[0][2] / s_expected[0][0];
+    const double ratio_per_example = s_mean[1][2] / s_mean[1][0];
+    const double final_batch = curves[0][2].loss.back() / curves[0][0].loss.back();
+    const double final_per_example = curves[1][2].loss.back() / curves[1][0].loss.back();
+    r.checks.push_back(check_relative("rmsprop: s(B=64)/s(B=1) follows E g^^2 = mu^2 + sigma^2/B", ratio_batch,
+                                      predicted_batch, 0.5));
+    r.checks.push_back(check_relative("rmsprop-per-example: s(B=64)/s(B=1) = 1 (invariant)", ratio_per_example,
+                                      1.0, 0.5));
+    r.checks.push_back(check_at_most("with eta = B eta', |loss(B=64)/loss(B=1) - 1|: rmsprop-per-example <= rmsprop",
+                                     std::fabs(final_per_example - 1.0), std::fabs(final_batch - 1.0), false));
+    r.summary = "mean s at B = 64 over B = 1: rmsprop " + fmt(ratio_batch, 3) + " (mu^2 + sigma^2/B predicts " +
+                fmt(predicted_batch, 3) + "), rmsprop-per-example " + fmt(ratio_per_example, 3) +
+                " (invariant); final loss B=64 / B=1 with eta = B eta': rmsprop " + fmt(final_batch, 3) +
+                ", per-example " + fmt(final_per_example, 3);
+    save_table(r, s, t,
+               {{"rmsprop (s from g^^2), eta = B eta'", "examples seen", "training loss", "examples",
+                 {"rmsprop_B1", "rmsprop_B8", "rmsprop_B64"}, false, false, "lines"},
+                {"rmsprop-per-example (s from g_b^2), eta = B eta'", "examples seen", "training loss", "examples",
+                 {"per_example_B1", "per_example_B8", "per_example_B64"}, false, false, "lines"}});
+    return r;
+}
+
+}  // namespace dl::lecture
