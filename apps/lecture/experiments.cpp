@@ -23,6 +23,7 @@ const std::vector<Experiment>& experiments() {
         {"batch-scaling", "eta = B eta', N_g = max(1, N'_g/B) vs fixed hyperparameters: loss against examples seen", batch_scaling},
         {"rmsprop-batch", "rmsprop vs rmsprop-per-example across B: which s stays invariant (TZ)", rmsprop_batch},
         {"rmsprop-sigma", "variant (1) g/sigma vs (2) g/sigma^2: units and performance", rmsprop_sigma},
+        {"step-decay", "the ResNet schedule: eta reduced twice, visible drops in the loss", step_decay},
     };
     return table;
 }
