@@ -24,6 +24,7 @@ const std::vector<Experiment>& experiments() {
         {"rmsprop-batch", "rmsprop vs rmsprop-per-example across B: which s stays invariant (TZ)", rmsprop_batch},
         {"rmsprop-sigma", "variant (1) g/sigma vs (2) g/sigma^2: units and performance", rmsprop_sigma},
         {"step-decay", "the ResNet schedule: eta reduced twice, visible drops in the loss", step_decay},
+        {"adaptive", "the complete algorithm on Fashion-MNIST vs sgd, momentum, adam; B*[i]; eta^t shrinking", adaptive},
     };
     return table;
 }
