@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "apps/common/report.h"
 #include "apps/lecture/experiments.h"
@@ -52,6 +53,14 @@ TEST_CASE("lecture: checks compare as documented") {
     CHECK(check_at_most("m", 1.0, 1.0).holds);
     CHECK_FALSE(check_at_least("l", 0.5, 0.9).holds);
     CHECK_FALSE(check_relative("nan", std::nan(""), 1.0, 10.0).holds);
-    CHECK(find_experiment("noise-at-optimum") != nullptr);
     CHECK(find_experiment("no-such-thing") == nullptr);
+}
+
+TEST_CASE("lecture: every experiment of issue 8 is registered, in the issue's order") {
+    const std::vector<std::string> names = {
+        "noise-at-optimum", "running-average", "robbins-monro", "gradient-flow", "momentum-conjugacy",
+        "batch-scaling", "rmsprop-batch", "rmsprop-sigma", "loss-vs-lr", "langevin-1d", "langevin-2d",
+        "optimal-batch", "vector-bound", "adaptive", "step-decay"};
+    REQUIRE(experiments().size() == names.size());
+    for (size_t i = 0; i < names.size(); ++i) CHECK(experiments()[i].name == names[i]);
 }

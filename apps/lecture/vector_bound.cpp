@@ -104,7 +104,8 @@ Result vector_bound(const Settings& s) {
                 fmt(100 * at[1].reduced, 4) + "% / " + fmt(100 * at[2].reduced, 4) +
                 "% of steps reduce the loss (d = 1/10/100; at k*/16: " + fmt(100 * o[0][0].reduced, 3) +
                 "% for d = 1); the concentration inequality as printed covers " + fmt(100 * at[2].covered, 3) +
-                "% in d = 100 (promised 95%: it needs a norm bound); the slide's k = (22 sigma/||g||)^2 should read 16 sigma^2/||g||^2";
+                "% in d = 100 (promised " + fmt(100 * (1 - kDelta), 3) + "%" +
+                (r.checks.back().holds ? ")" : ": it needs a norm bound ||g_n - g|| <= b)") + "; the slide's k = (22 sigma/||g||)^2 should read 16 sigma^2/||g||^2";
     save_table(r, s, t,
                {{"steps that reduce the loss (eta = 1/(2L))", "k / k*", "fraction", "k_over_k_star",
                  {"reduced_d1", "reduced_d10", "reduced_d100"}, true, false, "linespoints"},
