@@ -78,6 +78,13 @@ void print_result(const Result& r) {
     std::fflush(stdout);
 }
 
+// A markdown table cell: '|' would end the cell.
+std::string md_cell(const std::string& text) {
+    std::string out;
+    for (char c : text) out += c == '|' ? std::string("\\|") : std::string(1, c);
+    return out;
+}
+
 std::string summary_markdown(const std::vector<Result>& results, const Settings& s) {
     std::string md = "# The lecture's claims, measured\n\n"
                      "Produced by `build/lecture all" + std::string(s.quick ? " --quick" : "") +
@@ -92,7 +99,8 @@ std::string summary_markdown(const std::vector<Result>& results, const Settings&
                       (c.must_hold ? "" : " *(reported)*") + ": " + c.claim + ": " + describe(c);
         const std::string png = r.png.empty() ? "(no picture)"
                                               : "![" + r.name + "](" + r.name + ".png)";
-        md += "| `" + r.name + "` | " + r.summary + " | " + checks + " | " + png + " |\n";
+        md += "| `" + r.name + "` (" + fmt(r.seconds, 2) + " s) | " + md_cell(r.summary) + " | " + md_cell(checks) +
+              " | " + png + " |\n";
     }
     return md;
 }
