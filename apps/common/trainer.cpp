@@ -236,6 +236,7 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
     opt_->set_lr(lr_at(p.step, epoch + static_cast<double>(index) / batches));
     opt_->step();
     ++p.step;
+    if (o_.max_steps > 0 && p.step >= o_.max_steps) g_interrupted = 1;
     p.loss_sum += sums[0];
     p.correct += sums[1];
     p.seen += global;
@@ -391,7 +392,7 @@ TrainResult Trainer::run() {
         if (o_.snapshots && schedule_->cycle_ends(p.epoch)) save(o_.out + "/snapshot-" + std::to_string(++p.snapshots) + ".ckpt");
         save(o_.out + "/model.ckpt");
     }
-    if (dist_.is_root()) {
+    if (dist_.is_root() && p.epoch > 0) {
         std::string note;
         if (!plot_csv(o_.out + "/metrics.csv", o_.out + "/curves.png",
                       {{"loss", "epoch", "loss", "epoch", {"train_loss", "test_loss"}},

@@ -41,6 +41,7 @@ struct TrainOptions {
     std::string out;                // run directory
     long limit = 0;                 // use only this many training examples (0: all)
     bool snapshots = false;         // save a checkpoint at the end of every cosine cycle
+    long max_steps = 0;             // stop as if interrupted after this many steps (0: never)
     std::vector<std::string> args;  // the command line, stored in checkpoints for --resume
 };
 
