@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "apps/common/blas_setup.h"
 #include "apps/common/report.h"
 #include "core/core.h"
 #include "layers/dropout.h"
@@ -352,7 +353,8 @@ TrainResult Trainer::run() {
     log("model " + o_.model + " (" + std::to_string(count_parameters(*model_)) + " parameters), optimizer " +
         o_.optimizer + (tape_.statistics() ? " with per-example statistics" : "") + ", " +
         std::to_string(train_idx_.size()) + " training examples" +
-        (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : ""));
+        (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
+        std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels());
     TrainResult r;
     Eval test;
     Progress& p = *p_;
