@@ -118,7 +118,7 @@ void evaluate_set(std::vector<Member>& ms, const std::string& dir) {
     std::vector<std::vector<int>> confusion(s.classes, std::vector<int>(s.classes, 0));
     Tape tape;
     int correct = 0;
-    const int chunk = 1000;
+    const int chunk = 250;  // keeps activations (and memory) small
     for (int start = 0; start < test.count; start += chunk) {
         const int n = std::min(chunk, test.count - start);
         const Tensor p = probabilities(ms, test.image(start), n, tape);

@@ -315,7 +315,7 @@ Trainer::Eval Trainer::evaluate(const Dataset& d, const std::vector<int>& indice
     if (indices.empty()) return e;
     model_->eval();
     DataLoaderOptions lo;
-    lo.batch_size = 1000;
+    lo.batch_size = 250;  // big enough for fast GEMMs, small enough to keep activations small
     lo.shuffle = false;
     lo.norm = norm_;
     lo.background = false;
