@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/temp_dir.h"
+
 namespace dl::testing {
 
 struct ProgramResult {
@@ -39,18 +41,5 @@ inline ProgramResult run_program(const std::string& command, const std::string& 
     r.err = read_text(err);
     return r;
 }
-
-// A fresh directory under /tmp, removed with its contents at scope exit.
-class TempDir {
-public:
-    TempDir() {
-        char tmpl[] = "/tmp/dl-test-XXXXXX";
-        path_ = mkdtemp(tmpl);
-    }
-    ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-    const std::string& path() const { return path_; }
-private:
-    std::string path_;
-};
 
 }  // namespace dl::testing

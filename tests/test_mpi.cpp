@@ -47,13 +47,13 @@ TEST_CASE("mpi: 2 ranks give the parameters of 1 process with the same global ba
     for (const char* opt : {"sgd --lr 0.05", "adam", "rmsprop-per-example --lr 0.001"}) {
         const std::string args = std::string(" --model mlp --limit 1000 --epochs 2 --batch-size 50 --threads 1 --optimizer ") +
                                  opt + " --out ";
-        ProgramResult one = run_program("build/train" + args + tmp.path() + "/one", tmp.path());
-        ProgramResult two = run_program(kMpirun + "build/train" + args + tmp.path() + "/two", tmp.path());
+        ProgramResult one = run_program("build/train" + args + tmp.str() + "/one", tmp.str());
+        ProgramResult two = run_program(kMpirun + "build/train" + args + tmp.str() + "/two", tmp.str());
         INFO(opt << "\n" << one.err << "\n" << two.err);
         REQUIRE(one.status == 0);
         REQUIRE(two.status == 0);
         CHECK(two.err.find("2 ranks") != std::string::npos);
-        CHECK(max_relative_difference(tmp.path() + "/two/model.ckpt", tmp.path() + "/one/model.ckpt") < 1e-5);
+        CHECK(max_relative_difference(tmp.str() + "/two/model.ckpt", tmp.str() + "/one/model.ckpt") < 1e-5);
     }
 }
 
@@ -61,12 +61,12 @@ TEST_CASE("mpi: a checkpoint of rank 0 resumes in one process, and one of one pr
     REQUIRE(have_mpirun());
     TempDir tmp;
     const std::string args = " --model mlp --limit 1000 --batch-size 50 --threads 1 --optimizer adam --out ";
-    const std::string a = tmp.path() + "/a", b = tmp.path() + "/b", c = tmp.path() + "/c";
-    REQUIRE(run_program("build/train --epochs 2" + args + a, tmp.path()).status == 0);
-    REQUIRE(run_program(kMpirun + "build/train --epochs 1" + args + b, tmp.path()).status == 0);
-    REQUIRE(run_program("build/train --resume " + b + "/model.ckpt --epochs 2", tmp.path()).status == 0);
-    REQUIRE(run_program("build/train --epochs 1" + args + c, tmp.path()).status == 0);
-    REQUIRE(run_program(kMpirun + "build/train --resume " + c + "/model.ckpt --epochs 2", tmp.path()).status == 0);
+    const std::string a = tmp.str() + "/a", b = tmp.str() + "/b", c = tmp.str() + "/c";
+    REQUIRE(run_program("build/train --epochs 2" + args + a, tmp.str()).status == 0);
+    REQUIRE(run_program(kMpirun + "build/train --epochs 1" + args + b, tmp.str()).status == 0);
+    REQUIRE(run_program("build/train --resume " + b + "/model.ckpt --epochs 2", tmp.str()).status == 0);
+    REQUIRE(run_program("build/train --epochs 1" + args + c, tmp.str()).status == 0);
+    REQUIRE(run_program(kMpirun + "build/train --resume " + c + "/model.ckpt --epochs 2", tmp.str()).status == 0);
     CHECK(max_relative_difference(b + "/model.ckpt", a + "/model.ckpt") < 1e-5);
     CHECK(max_relative_difference(c + "/model.ckpt", a + "/model.ckpt") < 1e-5);
 }
@@ -74,10 +74,10 @@ TEST_CASE("mpi: a checkpoint of rank 0 resumes in one process, and one of one pr
 TEST_CASE("mpi: a rank that dies ends the job with a message instead of a hang") {
     REQUIRE(have_mpirun());
     TempDir tmp;
-    const std::string marker = tmp.path() + "/dying";
+    const std::string marker = tmp.str() + "/dying";
     ProgramResult r = run_program("(" + kMpirun + "build/train --model mlp --epochs 1000 --threads 1 --out " + marker +
                                       " & sleep 3; pkill -9 -n -f 'out " + marker + "'; wait $!)",
-                                  tmp.path());
+                                  tmp.str());
     CHECK(r.status != 0);
     CHECK(r.status != 124);  // not ended by the timeout
     CHECK(r.err.find("signal 9") != std::string::npos);
