@@ -218,18 +218,21 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
     const int image = spec_.channels * spec_.height * spec_.width;
     tape_.reset();
     opt_->zero_grad();
-    labels_.assign(batch.y.begin() + begin, batch.y.begin() + end);
-    Var x = tape_.input(batch.x.data() + static_cast<size_t>(begin) * image,
-                        Shape{local, spec_.channels, spec_.height, spec_.width});
-    Var logits = model_->forward(tape_, x);
-    Var loss = softmax_cross_entropy(tape_, logits, labels_);
-    tape_.backward(loss);
-    const float* z = tape_.value(logits).data();
-    double correct = 0;
-    for (int r = 0; r < local; ++r) correct += argmax(z + static_cast<size_t>(r) * spec_.classes, spec_.classes) == labels_[r];
-    double sums[3] = {tape_.value(loss)[0] * static_cast<double>(local), correct, static_cast<double>(g_interrupted)};
+    double sums[3] = {0.0, 0.0, static_cast<double>(g_interrupted)};  // loss * examples, correct, stop
+    if (local > 0) {  // a last batch smaller than the rank count leaves some ranks without examples
+        labels_.assign(batch.y.begin() + begin, batch.y.begin() + end);
+        Var x = tape_.input(batch.x.data() + static_cast<size_t>(begin) * image,
+                            Shape{local, spec_.channels, spec_.height, spec_.width});
+        Var logits = model_->forward(tape_, x);
+        Var loss = softmax_cross_entropy(tape_, logits, labels_);
+        tape_.backward(loss);
+        const float* z = tape_.value(logits).data();
+        for (int r = 0; r < local; ++r)
+            sums[1] += argmax(z + static_cast<size_t>(r) * spec_.classes, spec_.classes) == labels_[r];
+        sums[0] = tape_.value(loss)[0] * static_cast<double>(local);
+    }
     if (dist_.active()) {
-        allreduce_gradients(local, global, 0.0f);
+        allreduce_gradients(local, global);
         dist_.allreduce_sum(sums, 3);
     }
     if (sums[2] > 0) g_interrupted = 1;  // one rank interrupted: all stop at the same step
@@ -250,7 +253,7 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
 // Sums gradients (and statistics) over ranks in one fused buffer. Each rank's
 // gradient is a mean over its `local` examples; weighting it by local/global
 // makes the sum the mean over the global batch. grad_sq is weighted the same way.
-void Trainer::allreduce_gradients(int local, int global, float) {
+void Trainer::allreduce_gradients(int local, int global) {
     const ParameterList params = model_->parameters();
     const bool stats = tape_.statistics();
     size_t n = 0;

@@ -78,7 +78,7 @@ private:
     float lr_at(long step, double epoch) const;
     bool train_epoch(int epoch);
     void train_step(const Batch& batch, int epoch, int index, int batches);
-    void allreduce_gradients(int local, int global, float interrupted);
+    void allreduce_gradients(int local, int global);
     Eval evaluate(const Dataset& d, const std::vector<int>& indices);
     void end_epoch(int epoch, double seconds);
     void save(const std::string& path);
