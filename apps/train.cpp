@@ -85,9 +85,11 @@ void define_options(CLI::App& app, TrainOptions& o, std::string& resume) {
         ->check(CLI::Range(1, 256));
     app.add_flag("--stats", o.stats, "compute per-example gradient statistics and log the gradient noise scale");
     app.add_option("--out", o.out, "run directory (default runs/<model>-<optimizer>-<time>)");
-    app.add_option("--resume", resume, "continue a run from its model.ckpt (same options; --epochs, --out and "
-                                       "--threads may change)")->check(CLI::ExistingFile);
+    app.add_option("--resume", resume, "continue a run from its model.ckpt (same options; --epochs, --out, "
+                                       "--threads and --max-steps may change)")->check(CLI::ExistingFile);
     app.add_option("--limit", o.limit, "use only this many training examples")->check(CLI::Range(0L, 1L << 30));
+    app.add_option("--max-steps", o.max_steps, "stop after this many steps as if interrupted (resumable checkpoint)")
+        ->check(CLI::Range(0L, 1L << 40));
     app.add_flag("--snapshots", o.snapshots, "cosine-restarts: save a checkpoint at the end of every cycle");
     app.footer("With MPI (mpirun -np P build/train ...), each rank takes a shard of every batch; batch norm "
                "normalises over each rank's local shard.");
@@ -127,10 +129,22 @@ int resume_options(const std::string& path, int argc, char** argv, TrainOptions&
     Checkpoint ck = read_checkpoint(path);
     auto it = ck.extra.find("args");
     if (it == ck.extra.end()) throw std::runtime_error(path + ": no training options inside; was it written by build/train?");
-    std::vector<std::string> args = split_lines(it->second);
+    const std::vector<std::string> stored = split_lines(it->second);
     const std::vector<std::string> now(argv, argv + argc);
+    auto overridable = [](const std::string& a) {
+        return a == "--epochs" || a == "--threads" || a == "--out" || a == "--max-steps";
+    };
+    std::vector<std::string> args;
+    for (size_t i = 0; i < stored.size(); ++i) {
+        const bool given_now = std::find(now.begin(), now.end(), stored[i]) != now.end();
+        if ((overridable(stored[i]) && given_now) || stored[i] == "--max-steps") {
+            ++i;  // skip the stored value too
+            continue;
+        }
+        args.push_back(stored[i]);
+    }
     for (size_t i = 1; i + 1 < now.size(); ++i)
-        if (now[i] == "--epochs" || now[i] == "--threads" || now[i] == "--out") {
+        if (overridable(now[i])) {
             args.push_back(now[i]);
             args.push_back(now[i + 1]);
         }

@@ -177,9 +177,11 @@ void batch_norm_backward(Tape& t, Node& n) {
     if (t.statistics()) batch_norm_statistics(t, n, sums, g);
 }
 
-void check_channels(const char* what, const Shape& s, int C, const Shape& sx) {
+// `name` is appended to `what` only when there is an error: building the message
+// eagerly would allocate on every step.
+void check_channels(const char* what, const std::string& name, const Shape& s, int C, const Shape& sx) {
     if (s.rank != 1 || s[0] != C)
-        throw std::invalid_argument(std::string("batch_norm: ") + what + " has shape " + s.str() +
+        throw std::invalid_argument(std::string("batch_norm: ") + what + name + " has shape " + s.str() +
                                     " but input " + sx.str() + " has " + std::to_string(C) +
                                     " channels; expected (" + std::to_string(C) + ")");
 }
@@ -189,10 +191,10 @@ NormGeom check_norm_args(const Shape& sx, const Parameter& gamma, const Paramete
     if (sx.rank != 2 && sx.rank != 4)
         throw std::invalid_argument("batch_norm: input " + sx.str() + " must be (N, F) or (N, C, H, W)");
     const NormGeom g{sx[0], sx[1], sx.rank == 4 ? sx[2] * sx[3] : 1};
-    check_channels(("gamma '" + gamma.name + "'").c_str(), gamma.value.shape(), g.C, sx);
-    check_channels(("beta '" + beta.name + "'").c_str(), beta.value.shape(), g.C, sx);
-    check_channels("running_mean", running_mean.shape(), g.C, sx);
-    check_channels("running_var", running_var.shape(), g.C, sx);
+    check_channels("gamma ", gamma.name, gamma.value.shape(), g.C, sx);
+    check_channels("beta ", beta.name, beta.value.shape(), g.C, sx);
+    check_channels("running_mean", "", running_mean.shape(), g.C, sx);
+    check_channels("running_var", "", running_var.shape(), g.C, sx);
     if (training && g.M() < 2)
         throw std::invalid_argument("batch_norm: input " + sx.str() +
                                     " has one value per channel; training needs more than one");

@@ -9,25 +9,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/temp_dir.h"
 #include "data/image_folder.h"
 
 namespace fs = std::filesystem;
 using namespace dl;
+using dl::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("dl_test_images_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 // A w x h RGB image of one colour.
 std::vector<uint8_t> solid(int w, int h, uint8_t r, uint8_t g, uint8_t b) {

@@ -68,3 +68,32 @@ TEST_CASE("the allocation counter counts") {
     delete v;
     CHECK(after - before >= 2);
 }
+
+#include "layers/models.h"
+#include "optim/registry.h"
+
+TEST_CASE("a steady-state training step of mlp, cnn and cnn-bn with an optimizer allocates nothing") {
+    for (const char* name : {"mlp", "cnn", "cnn-bn"})
+        for (bool stats : {false, true}) {
+            if (stats && std::string(name) == "cnn-bn") continue;  // batch norm refuses statistics
+            auto model = make_model(name, 1, 28, 28, 10, 7);
+            auto opt = make_optimizer(stats ? "rmsprop-per-example" : "adam", model->parameters());
+            const Tensor x = testing::random_tensor(Shape{8, 1, 28, 28}, 8);
+            std::vector<int> y{0, 1, 2, 3, 4, 5, 6, 7};
+            Tape tape;
+            tape.set_statistics(stats);
+            auto step = [&] {
+                tape.reset();
+                opt->zero_grad();
+                tape.backward(softmax_cross_entropy(tape, model->forward(tape, tape.input(x)), y));
+                opt->step();
+            };
+            step();
+            step();
+            const long before = testing::heap_allocations.load();
+            for (int i = 0; i < 3; ++i) step();
+            const long after = testing::heap_allocations.load();
+            INFO(std::string(name) << " statistics " << stats);
+            CHECK(after - before == 0);
+        }
+}

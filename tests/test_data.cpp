@@ -11,26 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/temp_dir.h"
 #include "data/idx.h"
 
 namespace fs = std::filesystem;
 using namespace dl;
+using dl::testing::TempDir;
 
 namespace {
-
-// A fresh directory under the system temp dir, removed with its contents.
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int counter = 0;
-        path = fs::temp_directory_path() /
-               ("dl_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 // n images of h x w with pixel (i, k) = (7 i + k) mod 256 and labels i mod classes.
 std::vector<uint8_t> pattern_images(int n, int h, int w) {

@@ -52,11 +52,21 @@ Distributed::~Distributed() {
 #endif
 }
 
-void Distributed::allreduce_sum(float* x, size_t n) {
+namespace {
+
+#ifdef DL_WITH_MPI
+MPI_Datatype mpi_type(const float*) { return MPI_FLOAT; }
+MPI_Datatype mpi_type(const double*) { return MPI_DOUBLE; }
+#endif
+
+}  // namespace
+
+template <class T>
+void Distributed::allreduce(T* x, size_t n) {
     if (!active()) return;
 #ifdef DL_WITH_MPI
     const auto t0 = std::chrono::steady_clock::now();
-    MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(n), mpi_type(x), MPI_SUM, MPI_COMM_WORLD);
     comm_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 #else
     (void)x;
@@ -64,17 +74,8 @@ void Distributed::allreduce_sum(float* x, size_t n) {
 #endif
 }
 
-void Distributed::allreduce_sum(double* x, size_t n) {
-    if (!active()) return;
-#ifdef DL_WITH_MPI
-    const auto t0 = std::chrono::steady_clock::now();
-    MPI_Allreduce(MPI_IN_PLACE, x, static_cast<int>(n), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    comm_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-#else
-    (void)x;
-    (void)n;
-#endif
-}
+void Distributed::allreduce_sum(float* x, size_t n) { allreduce(x, n); }
+void Distributed::allreduce_sum(double* x, size_t n) { allreduce(x, n); }
 
 void Distributed::abort(const std::string& message) {
     std::fprintf(stderr, "%s%s\n", active() ? ("rank " + std::to_string(rank_) + ": ").c_str() : "",

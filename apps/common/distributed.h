@@ -37,6 +37,9 @@ public:
     void shard(int n, int& begin, int& end) const;
 
 private:
+    template <class T>
+    void allreduce(T* x, size_t n);
+
     int rank_ = 0, size_ = 1;
     bool initialised_ = false;
     double comm_seconds_ = 0.0;

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "apps/common/blas_setup.h"
 #include "apps/common/report.h"
 #include "core/core.h"
 #include "layers/dropout.h"
@@ -217,18 +218,21 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
     const int image = spec_.channels * spec_.height * spec_.width;
     tape_.reset();
     opt_->zero_grad();
-    labels_.assign(batch.y.begin() + begin, batch.y.begin() + end);
-    Var x = tape_.input(batch.x.data() + static_cast<size_t>(begin) * image,
-                        Shape{local, spec_.channels, spec_.height, spec_.width});
-    Var logits = model_->forward(tape_, x);
-    Var loss = softmax_cross_entropy(tape_, logits, labels_);
-    tape_.backward(loss);
-    const float* z = tape_.value(logits).data();
-    double correct = 0;
-    for (int r = 0; r < local; ++r) correct += argmax(z + static_cast<size_t>(r) * spec_.classes, spec_.classes) == labels_[r];
-    double sums[3] = {tape_.value(loss)[0] * static_cast<double>(local), correct, static_cast<double>(g_interrupted)};
+    double sums[3] = {0.0, 0.0, static_cast<double>(g_interrupted)};  // loss * examples, correct, stop
+    if (local > 0) {  // a last batch smaller than the rank count leaves some ranks without examples
+        labels_.assign(batch.y.begin() + begin, batch.y.begin() + end);
+        Var x = tape_.input(batch.x.data() + static_cast<size_t>(begin) * image,
+                            Shape{local, spec_.channels, spec_.height, spec_.width});
+        Var logits = model_->forward(tape_, x);
+        Var loss = softmax_cross_entropy(tape_, logits, labels_);
+        tape_.backward(loss);
+        const float* z = tape_.value(logits).data();
+        for (int r = 0; r < local; ++r)
+            sums[1] += argmax(z + static_cast<size_t>(r) * spec_.classes, spec_.classes) == labels_[r];
+        sums[0] = tape_.value(loss)[0] * static_cast<double>(local);
+    }
     if (dist_.active()) {
-        allreduce_gradients(local, global, 0.0f);
+        allreduce_gradients(local, global);
         dist_.allreduce_sum(sums, 3);
     }
     if (sums[2] > 0) g_interrupted = 1;  // one rank interrupted: all stop at the same step
@@ -236,6 +240,7 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
     opt_->set_lr(lr_at(p.step, epoch + static_cast<double>(index) / batches));
     opt_->step();
     ++p.step;
+    if (o_.max_steps > 0 && p.step >= o_.max_steps) g_interrupted = 1;
     p.loss_sum += sums[0];
     p.correct += sums[1];
     p.seen += global;
@@ -248,7 +253,7 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
 // Sums gradients (and statistics) over ranks in one fused buffer. Each rank's
 // gradient is a mean over its `local` examples; weighting it by local/global
 // makes the sum the mean over the global batch. grad_sq is weighted the same way.
-void Trainer::allreduce_gradients(int local, int global, float) {
+void Trainer::allreduce_gradients(int local, int global) {
     const ParameterList params = model_->parameters();
     const bool stats = tape_.statistics();
     size_t n = 0;
@@ -313,7 +318,7 @@ Trainer::Eval Trainer::evaluate(const Dataset& d, const std::vector<int>& indice
     if (indices.empty()) return e;
     model_->eval();
     DataLoaderOptions lo;
-    lo.batch_size = 1000;
+    lo.batch_size = 250;  // big enough for fast GEMMs, small enough to keep activations small
     lo.shuffle = false;
     lo.norm = norm_;
     lo.background = false;
@@ -351,7 +356,8 @@ TrainResult Trainer::run() {
     log("model " + o_.model + " (" + std::to_string(count_parameters(*model_)) + " parameters), optimizer " +
         o_.optimizer + (tape_.statistics() ? " with per-example statistics" : "") + ", " +
         std::to_string(train_idx_.size()) + " training examples" +
-        (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : ""));
+        (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
+        std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels());
     TrainResult r;
     Eval test;
     Progress& p = *p_;
@@ -391,7 +397,7 @@ TrainResult Trainer::run() {
         if (o_.snapshots && schedule_->cycle_ends(p.epoch)) save(o_.out + "/snapshot-" + std::to_string(++p.snapshots) + ".ckpt");
         save(o_.out + "/model.ckpt");
     }
-    if (dist_.is_root()) {
+    if (dist_.is_root() && p.epoch > 0) {
         std::string note;
         if (!plot_csv(o_.out + "/metrics.csv", o_.out + "/curves.png",
                       {{"loss", "epoch", "loss", "epoch", {"train_loss", "test_loss"}},

@@ -41,6 +41,7 @@ struct TrainOptions {
     std::string out;                // run directory
     long limit = 0;                 // use only this many training examples (0: all)
     bool snapshots = false;         // save a checkpoint at the end of every cosine cycle
+    long max_steps = 0;             // stop as if interrupted after this many steps (0: never)
     std::vector<std::string> args;  // the command line, stored in checkpoints for --resume
 };
 
@@ -77,7 +78,7 @@ private:
     float lr_at(long step, double epoch) const;
     bool train_epoch(int epoch);
     void train_step(const Batch& batch, int epoch, int index, int batches);
-    void allreduce_gradients(int local, int global, float interrupted);
+    void allreduce_gradients(int local, int global);
     Eval evaluate(const Dataset& d, const std::vector<int>& indices);
     void end_epoch(int epoch, double seconds);
     void save(const std::string& path);
