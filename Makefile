@@ -2,7 +2,7 @@
 # make test     install what is missing, build, run every test (non-zero exit on failure)
 # make demo     install what is missing, build, train cnn on Fashion-MNIST, classify an image
 # make bench    speed of training steps and kernels (JSON lines)
-# make lecture  run every experiment of the lecture into runs/lecture/
+# make lecture  run every experiment of the lecture into docs/lecture/ and README.md
 # make deps     install the Debian packages the project needs
 # make clean
 
@@ -62,7 +62,7 @@ demo: deps
 
 lecture: deps
 	@$(MAKE) --no-print-directory build/lecture
-	./build/lecture all --out runs/lecture
+	./build/lecture all --out docs/lecture --readme README.md
 
 clean:
 	rm -rf build

@@ -11,10 +11,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <fstream>
+#include <sstream>
+
+#include "apps/common/blas_setup.h"
 #include "apps/lecture/experiments.h"
 #include "core/parallel.h"
 
@@ -24,16 +30,19 @@ using namespace dl::lecture;
 namespace {
 
 const char* kUsage =
-    "usage: build/lecture NAME|all [--quick] [--out DIR] [--seed N] [--threads N]\n"
+    "usage: build/lecture NAME|all [--quick] [--out DIR] [--seed N] [--threads N] [--readme FILE]\n"
     "       build/lecture --list | --help\n"
     "Runs the experiments of the SGD lecture; prints measured vs predicted values,\n"
     "writes OUT/NAME.csv and OUT/NAME.png (OUT defaults to runs/lecture) and, for all,\n"
-    "OUT/summary.md. Exits 1 if a check that must hold does not.\n";
+    "OUT/summary.md. Exits 1 if a check that must hold does not.\n"
+    "--readme FILE (with all) puts each experiment's one-line result and picture between\n"
+    "the lines <!-- LECTURE:BEGIN --> and <!-- LECTURE:END --> of FILE (OUT relative to FILE's folder).\n";
 
 struct Options {
     std::string name;
     Settings settings;
     int threads = 0;
+    std::string readme;
 };
 
 long parse_number(const std::string& flag, const std::string& text, long lo) {
@@ -57,11 +66,13 @@ Options parse(int argc, char** argv) {
         else if (a == "--out") o.settings.out = value();
         else if (a == "--seed") o.settings.seed = static_cast<uint64_t>(parse_number(a, value(), 0));
         else if (a == "--threads") o.threads = static_cast<int>(parse_number(a, value(), 1));
+        else if (a == "--readme") o.readme = value();
         else if (!a.empty() && a[0] == '-') throw std::invalid_argument("unknown option " + a);
         else if (o.name.empty()) o.name = a;
         else throw std::invalid_argument("one experiment name or 'all', got '" + o.name + "' and '" + a + "'");
     }
     if (o.name.empty()) throw std::invalid_argument("no experiment given (try --list)");
+    if (!o.readme.empty() && o.name != "all") throw std::invalid_argument("--readme needs 'all'");
     if (o.name != "all" && !find_experiment(o.name))
         throw std::invalid_argument("unknown experiment '" + o.name + "' (try --list)");
     return o;
@@ -105,6 +116,31 @@ std::string summary_markdown(const std::vector<Result>& results, const Settings&
     return md;
 }
 
+// The README's section: one line and one picture per experiment, between two marker lines.
+void update_readme(const std::string& path, const std::vector<Result>& results, const Settings& s) {
+    const std::string begin = "<!-- LECTURE:BEGIN -->", end = "<!-- LECTURE:END -->";
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("--readme: cannot read " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    const size_t b = text.find(begin), e = text.find(end);
+    if (b == std::string::npos || e == std::string::npos || e < b)
+        throw std::runtime_error("--readme: " + path + " has no " + begin + " ... " + end + " section");
+    std::string md = begin + "\n<!-- written by `build/lecture all" + std::string(s.quick ? " --quick" : "") +
+                     " --out " + s.out + " --readme " + path + "`; do not edit by hand -->\n\n"
+                     "| experiment | what was measured | picture |\n|---|---|---|\n";
+    for (const Result& r : results) {
+        int differs = 0;
+        for (const Check& c : r.checks) differs += !c.holds;
+        md += "| `" + r.name + "`" + (differs ? " (" + std::to_string(differs) + " DIFFERS)" : "") + " | " +
+              md_cell(r.summary) + " | " +
+              (r.png.empty() ? "" : "[" + r.name + ".png](" + s.out + "/" + r.name + ".png)") + " |\n";
+    }
+    write_file_atomic(path, text.substr(0, b) + md + "\n" + text.substr(e));
+    std::printf("updated %s\n", path.c_str());
+}
+
 int run(const Options& o) {
     std::vector<const Experiment*> todo;
     if (o.name == "all")
@@ -124,6 +160,7 @@ int run(const Options& o) {
     if (o.name == "all") {
         write_file_atomic(o.settings.out + "/summary.md", summary_markdown(results, o.settings));
         std::printf("wrote %s/summary.md\n", o.settings.out.c_str());
+        if (!o.readme.empty()) update_readme(o.readme, results, o.settings);
     }
     if (!ok) std::fprintf(stderr, "lecture: a check that must hold does not (see DIFFERS above)\n");
     return ok ? 0 : 1;
@@ -132,6 +169,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    choose_blas_kernels(argv);
     try {
         for (int i = 1; i < argc; ++i) {
             const std::string a = argv[i];
