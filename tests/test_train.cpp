@@ -165,3 +165,49 @@ TEST_CASE("train and predict on an image folder of the user's own pictures") {
     CHECK(wrong.status != 0);
     CHECK(wrong.err.find("takes 1x28x28 images of 2 classes") != std::string::npos);
 }
+
+TEST_CASE("train: schedules and batch-size rules reach the optimizer") {
+    TempDir tmp;
+    // --scale-with-batch, momentum: N_g = max(1, 640/64) = 10, eta = 64 * 0.001 / 10 = 0.0064.
+    ProgramResult s = run_program(kSmall + "--epochs 1 --optimizer momentum --lr 0.001 --momentum-n 640 "
+                                           "--scale-with-batch --out " + tmp.str() + "/s",
+                                  tmp.str());
+    REQUIRE(s.status == 0);
+    CHECK(column(tmp.str() + "/s", 7).at(0) == doctest::Approx(0.0064).epsilon(1e-5));
+    // step decay: eta x 0.1 from epoch 2 on.
+    ProgramResult st = run_program(kSmall + "--epochs 2 --optimizer sgd --lr 0.05 --schedule step --milestones 1 "
+                                            "--out " + tmp.str() + "/st",
+                                   tmp.str());
+    REQUIRE(st.status == 0);
+    const std::vector<double> lr = column(tmp.str() + "/st", 7);
+    CHECK(lr.at(0) == doctest::Approx(0.05));
+    CHECK(lr.at(1) == doctest::Approx(0.005));
+    // batch growth (Smith et al.): the batch grows x 1/decay = 4 at the milestone instead.
+    ProgramResult bg = run_program(kSmall + "--epochs 2 --optimizer sgd --lr 0.05 --schedule batch-growth "
+                                            "--milestones 1 --decay 0.25 --out " + tmp.str() + "/bg",
+                                   tmp.str());
+    REQUIRE(bg.status == 0);
+    const std::vector<double> batch = column(tmp.str() + "/bg", 8);
+    CHECK(batch.at(0) == 64);
+    CHECK(batch.at(1) == 256);
+    CHECK(column(tmp.str() + "/bg", 7).at(1) == doctest::Approx(0.05));
+}
+
+TEST_CASE("train: --snapshots saves one checkpoint per cosine cycle; predict averages them") {
+    TempDir tmp;
+    const std::string run = tmp.str() + "/run";
+    ProgramResult r = run_program(kSmall + "--epochs 2 --schedule cosine-restarts --cycle-epochs 1 --snapshots --out " +
+                                      run,
+                                  tmp.str());
+    REQUIRE(r.status == 0);
+    CHECK(dl::file_exists(run + "/snapshot-1.ckpt"));
+    CHECK(dl::file_exists(run + "/snapshot-2.ckpt"));
+    CHECK_FALSE(dl::file_exists(run + "/snapshot-3.ckpt"));
+    ProgramResult p = run_program("build/predict --ensemble " + run + "/snapshot-1.ckpt " + run +
+                                      "/snapshot-2.ckpt --data",
+                                  tmp.str());
+    INFO(p.err);
+    REQUIRE(p.status == 0);
+    CHECK(p.out.find("with an ensemble of 2") != std::string::npos);
+    CHECK(p.out.find("confusion matrix") != std::string::npos);
+}
