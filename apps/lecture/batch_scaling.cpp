@@ -17,24 +17,6 @@
 
 namespace dl::lecture {
 
-namespace {
-
-double spread(const std::vector<Curve>& curves) {
-    double total = 0.0;
-    const size_t points = curves[0].loss.size();
-    for (size_t i = 1; i < points; ++i) {
-        double lo = 1e30, hi = 0.0;
-        for (const Curve& c : curves) {
-            const double l = std::isfinite(c.loss[i]) ? std::min(c.loss[i], 10.0) : 10.0;
-            lo = std::min(lo, l), hi = std::max(hi, l);
-        }
-        total += (hi - lo) / lo;
-    }
-    return total / static_cast<double>(points - 1);
-}
-
-}  // namespace
-
 Result batch_scaling(const Settings& s) {
     Result r;
     r.name = "batch-scaling";
@@ -60,7 +42,7 @@ Result batch_scaling(const Settings& s) {
                 .push_back(train_curve(net, *opt, data.train, eval, B, examples / B, points, rng));
         }
     }
-    const double spread_scaled = spread(scaled), spread_fixed = spread(fixed);
+    const double spread_scaled = curve_spread(scaled), spread_fixed = curve_spread(fixed);
     r.checks.push_back(check_at_most("eta = B eta', N_g = max(1, N'_g/B): curves against examples seen coincide "
                                      "(spread over B = 1..256 < 10%)",
                                      spread_scaled, 0.1, false));

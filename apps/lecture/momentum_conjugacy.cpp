@@ -15,26 +15,6 @@
 
 namespace dl::lecture {
 
-namespace {
-
-constexpr double kDivergedLoss = 10.0;
-
-double spread(const std::vector<Curve>& curves) {
-    double total = 0.0;
-    const size_t points = curves[0].loss.size();
-    for (size_t i = 1; i < points; ++i) {
-        double lo = 1e30, hi = 0.0;
-        for (const Curve& c : curves) {
-            const double l = std::isfinite(c.loss[i]) ? std::min(c.loss[i], kDivergedLoss) : kDivergedLoss;
-            lo = std::min(lo, l), hi = std::max(hi, l);
-        }
-        total += (hi - lo) / lo;
-    }
-    return total / static_cast<double>(points - 1);
-}
-
-}  // namespace
-
 Result momentum_conjugacy(const Settings& s) {
     Result r;
     r.name = "momentum-conjugacy";
@@ -57,7 +37,7 @@ Result momentum_conjugacy(const Settings& s) {
             (family == 0 ? fixed : scaled).push_back(train_curve(net, *opt, data.train, eval, batch, steps, points, rng));
         }
     }
-    const double spread_fixed = spread(fixed), spread_scaled = spread(scaled);
+    const double spread_fixed = curve_spread(fixed), spread_scaled = curve_spread(scaled);
     int diverged = 0;
     for (const Curve& c : fixed) diverged += c.diverged;
     r.checks.push_back(check_at_most("eta = eta'/N_g: the loss curves barely move (spread over N_g < 10%)",

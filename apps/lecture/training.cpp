@@ -179,4 +179,18 @@ Evaluation evaluate(Net& net, const Features& data, Tape& tape) {
     return e;
 }
 
+double curve_spread(const std::vector<Curve>& curves, double diverged_loss) {
+    double total = 0.0;
+    const size_t points = curves[0].loss.size();
+    for (size_t i = 1; i < points; ++i) {
+        double lo = 1e30, hi = 0.0;
+        for (const Curve& c : curves) {
+            const double l = std::isfinite(c.loss[i]) ? std::min(c.loss[i], diverged_loss) : diverged_loss;
+            lo = std::min(lo, l), hi = std::max(hi, l);
+        }
+        total += (hi - lo) / lo;
+    }
+    return total / static_cast<double>(points - 1);
+}
+
 }  // namespace dl::lecture

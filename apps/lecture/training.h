@@ -77,6 +77,11 @@ struct Curve {
 Curve train_curve(Net& net, Optimizer& opt, const Features& train, const Features& eval, int batch, long steps,
                   int points, Rng& rng, const std::function<void(long)>& before_step = {});
 
+// How far a family of loss curves (same checkpoints) spreads: the mean over
+// checkpoints after the first of (max - min)/min across the curves. A diverged
+// run (or a loss above `diverged_loss`) counts as `diverged_loss`.
+double curve_spread(const std::vector<Curve>& curves, double diverged_loss = 10.0);
+
 // Mean cross-entropy and accuracy over a whole set (inference mode).
 struct Evaluation {
     double loss = 0.0, accuracy = 0.0;
