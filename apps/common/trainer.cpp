@@ -399,9 +399,13 @@ TrainResult Trainer::run() {
     }
     if (dist_.is_root() && p.epoch > 0) {
         std::string note;
+        std::vector<std::string> losses{"train_loss", "test_loss"}, accuracies{"train_acc", "test_acc"};
+        if (!val_idx_.empty()) {
+            losses.insert(losses.begin() + 1, "val_loss");
+            accuracies.insert(accuracies.begin() + 1, "val_acc");
+        }
         if (!plot_csv(o_.out + "/metrics.csv", o_.out + "/curves.png",
-                      {{"loss", "epoch", "loss", "epoch", {"train_loss", "test_loss"}},
-                       {"accuracy", "epoch", "accuracy", "epoch", {"train_acc", "test_acc"}}},
+                      {{"loss", "epoch", "loss", "epoch", losses}, {"accuracy", "epoch", "accuracy", "epoch", accuracies}},
                       note))
             log("note: " + note);
     }
