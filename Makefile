@@ -50,6 +50,10 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/run_tests.sh ./build/tests
 
+bench: deps
+	@$(MAKE) --no-print-directory build/bench
+	./build/bench --table
+
 lecture: deps
 	@$(MAKE) --no-print-directory build/lecture
 	./build/lecture all --out runs/lecture
