@@ -11,6 +11,7 @@
 // plain and statistics steps one by one, so that their ratio_to_plain compares
 // the two under the same machine load (this machine is noisy).
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -52,6 +53,7 @@ struct Result {
     std::string name;
     int batch = 0;
     double ms = 0;               // median ms per call
+    double cpu_ms = 0;           // median CPU ms per call (all threads)
     double gflop = 0;            // work per call (0: not a FLOP-bound case)
     double ratio_to_plain = 0;   // statistics cases
     double plain_ms = 0;         // statistics cases: the plain step, same run
@@ -62,6 +64,15 @@ double ms_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// CPU time of the whole process (all threads), in ms. On a busy machine the
+// wall time of a call includes time spent descheduled; the CPU time does not
+// (but it does include OpenMP threads spinning at barriers).
+double cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
     const size_t n = v.size();
@@ -70,40 +81,45 @@ double median(std::vector<double> v) {
 
 int warmup_count(const Options& o) { return std::max(3, o.repeats / 5); }
 
-// Median ms of single calls of f after a warm-up.
-double time_median(const Options& o, const std::function<void()>& f) {
+// Median wall and CPU ms of single calls of f after a warm-up.
+void time_median(Result& r, const Options& o, const std::function<void()>& f) {
     for (int i = 0; i < warmup_count(o); ++i) f();
-    std::vector<double> ms;
+    std::vector<double> ms, cpu;
     const auto start = Clock::now();
     for (int i = 0; i < o.repeats; ++i) {
         const auto t0 = Clock::now();
+        const double c0 = cpu_ms();
         f();
+        cpu.push_back(cpu_ms() - c0);
         ms.push_back(ms_since(t0));
         if (i >= 4 && ms_since(start) > 1e3 * o.max_seconds) break;
     }
-    return median(ms);
+    r.ms = median(ms);
+    r.cpu_ms = median(cpu);
 }
 
-// Alternates a and b call by call; returns their medians and the median of
-// the per-pair ratios b/a.
-void time_pairs(const Options& o, const std::function<void()>& a, const std::function<void()>& b,
-                double& ms_a, double& ms_b, double& ratio) {
+// Alternates a (the plain step) and b (the statistics step) call by call: r gets
+// b's medians, the plain step's median and the median of the per-pair ratios b/a.
+void time_pairs(Result& r, const Options& o, const std::function<void()>& a, const std::function<void()>& b) {
     for (int i = 0; i < warmup_count(o); ++i) a(), b();
-    std::vector<double> ta, tb, r;
+    std::vector<double> ta, tb, cb, ratio;
     const auto start = Clock::now();
     for (int i = 0; i < o.repeats; ++i) {
         auto t0 = Clock::now();
         a();
         ta.push_back(ms_since(t0));
         t0 = Clock::now();
+        const double c0 = cpu_ms();
         b();
+        cb.push_back(cpu_ms() - c0);
         tb.push_back(ms_since(t0));
-        r.push_back(tb.back() / ta.back());
+        ratio.push_back(tb.back() / ta.back());
         if (i >= 4 && ms_since(start) > 2e3 * o.max_seconds) break;
     }
-    ms_a = median(ta);
-    ms_b = median(tb);
-    ratio = median(r);
+    r.plain_ms = median(ta);
+    r.ms = median(tb);
+    r.cpu_ms = median(cb);
+    r.ratio_to_plain = median(ratio);
 }
 
 Tensor random_tensor(const Shape& s, unsigned seed) {
@@ -161,7 +177,7 @@ Result train_step(const Options& o, const std::string& model, int batch) {
     TrainSetup s(model, batch);
     Tape tape;
     Result r(model + "_train_step", batch);
-    r.ms = time_median(o, [&] { s.step(tape); });
+    time_median(r, o, [&] { s.step(tape); });
     r.gflop = train_gflop(model, batch);
     return r;
 }
@@ -171,7 +187,7 @@ Result train_step_stats(const Options& o, const std::string& model, int batch) {
     Tape plain, stats;
     stats.set_statistics(true);
     Result r(model + "_train_step_stats", batch);
-    time_pairs(o, [&] { s.step(plain); }, [&] { s.step(stats); }, r.plain_ms, r.ms, r.ratio_to_plain);
+    time_pairs(r, o, [&] { s.step(plain); }, [&] { s.step(stats); });
     r.gflop = train_gflop(model, batch);
     r.note = "plain and stats steps alternated";
     return r;
@@ -184,7 +200,7 @@ Result cnn_inference(const Options& o) {
     Tape tape;
     NoGrad ng(tape);
     Result r("cnn_inference", batch);
-    r.ms = time_median(o, [&] {
+    time_median(r, o, [&] {
         tape.reset();
         s.model->forward(tape, tape.input(s.x.data(), s.x.shape()));
     });
@@ -203,14 +219,14 @@ Result conv2d_case(const Options& o, bool backward) {
     Result r(backward ? "conv2d_backward" : "conv2d_forward", N);
     const double fwd_gflop = 2.0 * N * OC * (C * K * K) * (HW * HW) * 1e-9;
     if (!backward) {
-        r.ms = time_median(o, [&] {
+        time_median(r, o, [&] {
             tape.reset();
             conv2d(tape, tape.input(x, true), w, &b, 1, 2);
         });
         r.gflop = fwd_gflop;
     } else {
         Var loss = sum(tape, conv2d(tape, tape.input(x, true), w, &b, 1, 2));
-        r.ms = time_median(o, [&] { tape.backward(loss); });
+        time_median(r, o, [&] { tape.backward(loss); });
         r.gflop = 2 * fwd_gflop;  // dW and dx
         r.note = "dW, db and dx (+ the sum's fill)";
     }
@@ -229,13 +245,13 @@ Result linear_case(const Options& o, bool backward) {
     Result r(backward ? "linear_backward" : "linear_forward", N);
     r.gflop = 2.0 * N * in * out * 1e-9;
     if (!backward) {
-        r.ms = time_median(o, [&] {
+        time_median(r, o, [&] {
             tape.reset();
             linear(tape, tape.input(x), w, &b);
         });
     } else {
         Var loss = sum(tape, linear(tape, tape.input(x), w, &b));
-        r.ms = time_median(o, [&] { tape.backward(loss); });
+        time_median(r, o, [&] { tape.backward(loss); });
         r.note = "dW and db (input needs no gradient)";
     }
     return r;
@@ -247,7 +263,7 @@ Result sgemm_case(const Options& o, const char* name, int M, int N, int K) {
     const Tensor A = random_tensor(Shape{M, K}, 6), B = random_tensor(Shape{K, N}, 7);
     Tensor C(Shape{M, N});
     Result r(name, 0);
-    r.ms = time_median(o, [&] { sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N); });
+    time_median(r, o, [&] { sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N); });
     r.gflop = 2.0 * M * N * K * 1e-9;
     r.note = "(M,N,K) = (" + std::to_string(M) + "," + std::to_string(N) + "," + std::to_string(K) + ")";
     return r;
@@ -260,7 +276,7 @@ Result sgemm_per_example(const Options& o) {
     const Tensor A = random_tensor(Shape{M, K}, 6), B = random_tensor(Shape{E, K, N}, 7);
     Tensor C(Shape{E, M, N});
     Result r("sgemm_per_example", E);
-    r.ms = time_median(o, [&] {
+    time_median(r, o, [&] {
 #pragma omp parallel for schedule(static)
         for (int e = 0; e < E; ++e)
             sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data() + (long)e * K * N, N, 0.0f,
@@ -295,7 +311,7 @@ Result loader_batch(const Options& o) {
     int epoch = 0;
     loader.start_epoch(epoch);
     Result r("loader_batch", 64);
-    r.ms = time_median(o, [&] {
+    time_median(r, o, [&] {
         if (!loader.next()) loader.start_epoch(++epoch), loader.next();
     });
     r.note = source + ", shuffled, normalised, made in next()";
@@ -336,7 +352,8 @@ std::string json_line(const Result& r, const Options& o) {
     std::ostringstream s;
     s.precision(4);
     s << "{\"name\": \"" << r.name << "\", \"batch\": " << r.batch << ", \"threads\": " << o.threads
-      << ", \"ms_per_step\": " << r.ms << ", \"examples_per_s\": " << (r.batch ? r.batch * 1e3 / r.ms : 0.0);
+      << ", \"ms_per_step\": " << r.ms << ", \"examples_per_s\": " << (r.batch ? r.batch * 1e3 / r.ms : 0.0)
+      << ", \"cpu_ms_per_step\": " << r.cpu_ms;
     if (r.gflop > 0) s << ", \"gflops\": " << r.gflop / (r.ms * 1e-3);
     if (r.ratio_to_plain > 0) s << ", \"ratio_to_plain\": " << r.ratio_to_plain << ", \"plain_ms\": " << r.plain_ms;
     s << ", \"kernels\": \"" << blas_kernels() << "\", \"peak_rss_mb\": " << peak_rss_mb();
@@ -346,16 +363,16 @@ std::string json_line(const Result& r, const Options& o) {
 }
 
 void print_table_header() {
-    std::printf("%-22s %6s %4s %10s %12s %9s %8s  %s\n", "name", "batch", "thr", "ms/step", "examples/s",
-                "GFLOP/s", "x plain", "note");
+    std::printf("%-22s %6s %4s %10s %10s %12s %9s %8s  %s\n", "name", "batch", "thr", "ms/step", "cpu ms",
+                "examples/s", "GFLOP/s", "x plain", "note");
 }
 
 void print_table_row(const Result& r, const Options& o) {
     char gf[16] = "", ratio[16] = "";
     if (r.gflop > 0) std::snprintf(gf, sizeof gf, "%.1f", r.gflop / (r.ms * 1e-3));
     if (r.ratio_to_plain > 0) std::snprintf(ratio, sizeof ratio, "%.3f", r.ratio_to_plain);
-    std::printf("%-22s %6d %4d %10.3f %12.0f %9s %8s  %s\n", r.name.c_str(), r.batch, o.threads, r.ms,
-                r.batch ? r.batch * 1e3 / r.ms : 0.0, gf, ratio, r.note.c_str());
+    std::printf("%-22s %6d %4d %10.3f %10.3f %12.0f %9s %8s  %s\n", r.name.c_str(), r.batch, o.threads, r.ms,
+                r.cpu_ms, r.batch ? r.batch * 1e3 / r.ms : 0.0, gf, ratio, r.note.c_str());
     std::fflush(stdout);
 }
 
