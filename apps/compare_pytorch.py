@@ -9,13 +9,68 @@ Same architectures (mlp 784-256-128-10, cnn of layers/models), same batch sizes
 ms per step after warm-up; the machine is noisy, so the two sides run in
 alternating rounds and the ratio is taken per round, then the median quoted.
 Needs PyTorch (Debian: apt-get install python3-torch).
+
+Both sides use the system OpenBLAS, whose CPU detection (0.3.21) falls back to
+its slow Prescott kernels on recent Intel cores. OpenBLAS reads
+OPENBLAS_CORETYPE once, when it loads, so this script sets it (unless it is set
+already: --blas-coretype auto picks SkylakeX with AVX-512, Haswell with AVX2)
+and re-executes itself before importing torch; build/bench inherits it. Both
+sides then run the same kernels, and the script prints which.
 """
 import argparse
+import ctypes
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def choose_blas_coretype(argv):
+    """Sets OPENBLAS_CORETYPE for both sides and re-executes once (before torch loads OpenBLAS)."""
+    choice = "auto"
+    for i, a in enumerate(argv):
+        if a == "--blas-coretype" and i + 1 < len(argv):
+            choice = argv[i + 1]
+        elif a.startswith("--blas-coretype="):
+            choice = a.split("=", 1)[1]
+    if "OPENBLAS_CORETYPE" in os.environ or choice == "none":
+        return
+    if choice == "auto":
+        flags = cpu_flags()
+        choice = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
+    if choice:
+        os.environ["OPENBLAS_CORETYPE"] = choice
+        os.execv(sys.executable, [sys.executable] + argv)
+
+
+def torch_blas_kernels():
+    """The kernels of the OpenBLAS that torch loaded (read from the library itself)."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "openblas" in line and line.strip().endswith(".so")}
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+        except (OSError, AttributeError):
+            continue
+    return "unknown (torch does not use OpenBLAS?)"
+
+
+choose_blas_coretype(sys.argv)
 
 try:
     import torch
@@ -81,9 +136,9 @@ def torch_round(warmup, repeats):
     return out
 
 
-def ours_round(bench):
+def ours_round(bench, threads):
     out = {}
-    run = subprocess.run([bench, "--only", "mlp_train_step,cnn_train_step,cnn_inference,"
+    run = subprocess.run([bench, "--threads", str(threads), "--only", "mlp_train_step,cnn_train_step,cnn_inference,"
                           "mlp_train_step_stats,cnn_train_step_stats"],
                          capture_output=True, text=True, check=True)
     for line in run.stdout.splitlines():
@@ -101,8 +156,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=40)
     ap.add_argument("--bench", default="build/bench")
     ap.add_argument("--torch-only", action="store_true")
+    ap.add_argument("--blas-coretype", default="auto",
+                    help="OPENBLAS_CORETYPE for both sides when it is not set: auto, none or a name (SkylakeX)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; PyTorch {torch.__version__} "
+          f"runs OpenBLAS kernels {torch_blas_kernels()} on {torch.get_num_threads()} threads", flush=True)
 
     ratios = {}
     for r in range(args.rounds):
@@ -111,7 +170,7 @@ def main():
             print(json.dumps(dict(row, side="pytorch", round=r)), flush=True)
         if args.torch_only:
             continue
-        ours = ours_round(args.bench)
+        ours = ours_round(args.bench, args.threads)
         for row in ours.values():
             print(json.dumps(dict(row, side="ours", round=r)), flush=True)
         for name, row in theirs.items():
