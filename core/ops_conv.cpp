@@ -142,13 +142,14 @@ void col2im(float* dxpad, const float* dcols, const Geom& g) {
     else col2im_s<0>(dxpad, dcols, g);
 }
 
-// dx (C,H,W) += the interior of dxpad (C,Hp,Wp)
-void unpad_add(float* dx, const float* dxpad, const Geom& g) {
+// dx (C,H,W) += the interior of dxpad (C,Hp,Wp), or = when `assign`
+void unpad_add(float* dx, const float* dxpad, const Geom& g, bool assign) {
     for (int c = 0; c < g.C; ++c)
         for (int h = 0; h < g.H; ++h) {
             const float* src = dxpad + ((long)c * g.Hp() + h + g.P) * g.Wp() + g.P;
             float* dst = dx + ((long)c * g.H + h) * g.W;
-            for (int w = 0; w < g.W; ++w) dst[w] += src[w];
+            if (assign) std::copy(src, src + g.W, dst);
+            else add_row<1>(dst, src, g.W, 1);
         }
 }
 
@@ -245,14 +246,15 @@ float weight_grad_example(float* part, const Workspace& ws, const float* cols, c
     return add_and_square(part, sq, gb, has_bias ? ws.wsize : (long)OC * K);
 }
 
-// Input gradient of one example: dx_b (C,H,W) += col2im(W^T dy_b).
-void input_grad_example(float* dx, float* scratch, const float* weight, const float* dy, const Geom& g) {
+// Input gradient of one example: dx_b (C,H,W) += col2im(W^T dy_b)  (= when `assign`).
+void input_grad_example(float* dx, float* scratch, const float* weight, const float* dy, const Geom& g,
+                        bool assign) {
     float* dcols = scratch;
     float* dxpad = scratch + (long)g.K() * g.OHW();
     sgemm(true, false, g.K(), g.OHW(), g.OC, 1.0f, weight, g.K(), dy, g.OHW(), 0.0f, dcols, g.OHW());
     std::fill(dxpad, dxpad + g.in_plane(), 0.0f);
     col2im(dxpad, dcols, g);
-    unpad_add(dx, dxpad, g);
+    unpad_add(dx, dxpad, g, assign);
 }
 
 // Adds the threads' partials in thread order: W.grad, b.grad and (with statistics)
@@ -292,7 +294,8 @@ void conv2d_backward(Tape& t, Node& n) {
     if (stats) begin_conv_statistics(t, n, g);
     const Workspace ws = make_workspace(n, g, T, stats, need_dx);
     n.aux[1].resize(Shape{T, K, OHW});
-    float* dx = need_dx ? t.grad_acc(n.in[0]).data() : nullptr;
+    bool assign_dx = false;  // first write of dx: every element is assigned, no zeroing
+    float* dx = need_dx ? t.grad_write(n.in[0], assign_dx).data() : nullptr;
     const float* dy = n.grad->data();
     const float* weight = n.params[0]->value.data();
     const float s2 = t.stats_scale() * t.stats_scale();
@@ -314,7 +317,7 @@ void conv2d_backward(Tape& t, Node& n) {
             if (stats) sqnorm[b] += s2 * norm;
             if (need_dx)
                 input_grad_example(dx + (long)b * g.C * g.H * g.W, n.aux[3].data() + tid * n.aux[3].dim(1),
-                                   weight, dyb, g);
+                                   weight, dyb, g, assign_dx);
         }
     }
     reduce_partials(n, ws, used, g, stats, s2 / static_cast<float>(g.N));

@@ -102,16 +102,20 @@ void max_pool_forward(float* y, int* argmax, const float* x, const PoolGeom& g) 
     }
 }
 
-// dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax
+// dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax.
+// On the first write of dx each plane is zeroed here, in the parallel loop,
+// while it is in cache (instead of the whole tensor on one thread).
 void max_pool_backward(Tape& t, Node& n) {
     const PoolGeom g = pool_geom(n);
-    float* dx = t.grad_acc(n.in[0]).data();
+    bool assign;
+    float* dx = t.grad_write(n.in[0], assign).data();
     const float* dy = n.grad->data();
     const int* argmax = n.ints.data();
     const int out_plane = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
     for (int p = 0; p < g.planes; ++p) {
         float* dxp = dx + (long)p * g.H * g.W;
+        if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
         const long o0 = (long)p * out_plane;
         for (int i = 0; i < out_plane; ++i) dxp[argmax[o0 + i]] += dy[o0 + i];
     }
@@ -136,12 +140,14 @@ void avg_pool_forward(float* y, const float* x, const PoolGeom& g) {
 // dx (planes,H,W) += dy / K^2 spread over each window
 void avg_pool_backward(Tape& t, Node& n) {
     const PoolGeom g = pool_geom(n);
-    float* dx = t.grad_acc(n.in[0]).data();
+    bool assign;
+    float* dx = t.grad_write(n.in[0], assign).data();
     const float* dy = n.grad->data();
     const float inv = 1.0f / (float)(g.K * g.K);
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
     for (int p = 0; p < g.planes; ++p) {
         float* dxp = dx + (long)p * g.H * g.W;
+        if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
         for (int oh = 0; oh < g.OH; ++oh)
             for (int ow = 0; ow < g.OW; ++ow) {
                 const float d = dy[((long)p * g.OH + oh) * g.OW + ow] * inv;
