@@ -16,6 +16,12 @@ OPENBLAS_CORETYPE once, when it loads, so this script sets it (unless it is set
 already: --blas-coretype auto picks SkylakeX with AVX-512, Haswell with AVX2)
 and re-executes itself before importing torch; build/bench inherits it. Both
 sides then run the same kernels, and the script prints which.
+
+On a busy machine (more runnable threads than cores) OpenMP's default
+spin-waiting makes every parallel region wait for a descheduled thread: both
+sides then run several times slower (seen here: PyTorch's cnn step 312 ms
+instead of 28 ms) and the ratios mean little. The script warns when the load
+average is high; --omp-wait-policy passive sets OMP_WAIT_POLICY for both sides.
 """
 import argparse
 import ctypes
@@ -38,21 +44,34 @@ def cpu_flags():
     return set()
 
 
-def choose_blas_coretype(argv):
-    """Sets OPENBLAS_CORETYPE for both sides and re-executes once (before torch loads OpenBLAS)."""
-    choice = "auto"
+def option(argv, name, default=None):
     for i, a in enumerate(argv):
-        if a == "--blas-coretype" and i + 1 < len(argv):
-            choice = argv[i + 1]
-        elif a.startswith("--blas-coretype="):
-            choice = a.split("=", 1)[1]
-    if "OPENBLAS_CORETYPE" in os.environ or choice == "none":
-        return
-    if choice == "auto":
-        flags = cpu_flags()
-        choice = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
-    if choice:
-        os.environ["OPENBLAS_CORETYPE"] = choice
+        if a == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return default
+
+
+def prepare_environment(argv):
+    """Sets OPENBLAS_CORETYPE (and OMP_WAIT_POLICY when asked) for both sides.
+
+    Both are read when the libraries load, so the script re-executes itself
+    once, before torch is imported; build/bench inherits the environment."""
+    changed = False
+    choice = option(argv, "--blas-coretype", "auto")
+    if "OPENBLAS_CORETYPE" not in os.environ and choice != "none":
+        if choice == "auto":
+            flags = cpu_flags()
+            choice = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
+        if choice:
+            os.environ["OPENBLAS_CORETYPE"] = choice
+            changed = True
+    policy = option(argv, "--omp-wait-policy")
+    if policy and os.environ.get("OMP_WAIT_POLICY") != policy:
+        os.environ["OMP_WAIT_POLICY"] = policy
+        changed = True
+    if changed:
         os.execv(sys.executable, [sys.executable] + argv)
 
 
@@ -70,7 +89,7 @@ def torch_blas_kernels():
     return "unknown (torch does not use OpenBLAS?)"
 
 
-choose_blas_coretype(sys.argv)
+prepare_environment(sys.argv)
 
 try:
     import torch
@@ -158,10 +177,18 @@ def main():
     ap.add_argument("--torch-only", action="store_true")
     ap.add_argument("--blas-coretype", default="auto",
                     help="OPENBLAS_CORETYPE for both sides when it is not set: auto, none or a name (SkylakeX)")
+    ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
+                    help="set OMP_WAIT_POLICY for both sides (default: inherited)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; PyTorch {torch.__version__} "
-          f"runs OpenBLAS kernels {torch_blas_kernels()} on {torch.get_num_threads()} threads", flush=True)
+          f"runs OpenBLAS kernels {torch_blas_kernels()} on {torch.get_num_threads()} threads; "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}", flush=True)
+    load = os.getloadavg()[0]
+    if load > 0.5 * (os.cpu_count() or 1):
+        print(f"warning: load average {load:.1f} on {os.cpu_count()} cores: other jobs are running; with "
+              "OpenMP spin-waiting both sides can be several times slower (try --omp-wait-policy passive)",
+              flush=True)
 
     ratios = {}
     for r in range(args.rounds):
