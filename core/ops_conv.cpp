@@ -7,7 +7,8 @@
 //   cols   (K,OHW)   = im2col(xpad_b)                       per-thread buffer
 //   y_b    (OC,OHW)  = W (OC,K) cols + bias
 // Backward recomputes cols per example (cheaper than storing B of them):
-//   dW    += dy_b (OC,OHW) cols^T      into per-thread partials, reduced in thread order
+//   dW^T  += cols (K,OHW) dy_b^T       into per-thread partials, reduced in thread order
+//                                      (transposed: OpenBLAS runs this shape ~25% faster)
 //   dcols  = W^T (K,OC) dy_b;  dx_b += col2im(dcols)   (through a padded per-thread plane)
 // Statistics: the per-example gradient g_b = s dy_b cols^T is formed by that GEMM
 // anyway; squaring it into a per-thread grad_sq partial costs one pass over W.
@@ -186,7 +187,8 @@ void conv2d_forward(Node& n, const float* x, const float* weight, const float* b
 }
 
 // Per-thread backward workspace. aux[2] holds, per thread, the partial sums
-// dW (OC*K) | db (OC) | and with statistics sq_W (OC*K) | sq_b (OC) | g_W (OC*K) | g_b (OC).
+// dW^T (K*OC) | db (OC) | and with statistics sq_W^T (K*OC) | sq_b (OC) | g_W^T (K*OC) | g_b (OC).
+// The weight parts are transposed, (K,OC): see weight_grad_example.
 // aux[3] holds, per thread, dcols (K*OHW) | dxpad (C*Hp*Wp).
 struct Workspace {
     long wsize, stride;  // OC*K + OC, floats per thread in aux[2]
@@ -234,13 +236,13 @@ float weight_grad_example(float* part, const Workspace& ws, const float* cols, c
                           const Geom& g, bool has_bias, bool stats) {
     const int K = g.K(), OHW = g.OHW(), OC = g.OC;
     if (!stats) {
-        sgemm(false, true, OC, K, OHW, 1.0f, dy, OHW, cols, OHW, 1.0f, part, K);
+        sgemm(false, true, K, OC, OHW, 1.0f, cols, OHW, dy, OHW, 1.0f, part, OC);
         if (has_bias) add_row_sums(part + (long)OC * K, dy, OC, OHW);
         return 0.0f;
     }
     float* sq = part + ws.wsize;
-    float* gb = part + 2 * ws.wsize;  // g_W (OC,K) then g_b (OC)
-    sgemm(false, true, OC, K, OHW, 1.0f, dy, OHW, cols, OHW, 0.0f, gb, K);
+    float* gb = part + 2 * ws.wsize;  // g_W^T (K,OC) then g_b (OC)
+    sgemm(false, true, K, OC, OHW, 1.0f, cols, OHW, dy, OHW, 0.0f, gb, OC);
     std::fill(gb + (long)OC * K, gb + ws.wsize, 0.0f);
     if (has_bias) add_row_sums(gb + (long)OC * K, dy, OC, OHW);
     return add_and_square(part, sq, gb, has_bias ? ws.wsize : (long)OC * K);
@@ -257,20 +259,26 @@ void input_grad_example(float* dx, float* scratch, const float* weight, const fl
     unpad_add(dx, dxpad, g, assign);
 }
 
+// dst (C,R) += scale * src^T for src (R,C)
+void add_transposed(float* dst, const float* src, int R, int C, float scale) {
+    for (int c = 0; c < C; ++c)
+        for (int r = 0; r < R; ++r) dst[(long)c * R + r] += scale * src[(long)r * C + c];
+}
+
 // Adds the threads' partials in thread order: W.grad, b.grad and (with statistics)
-// grad_sq += (s^2/B) sum_b g_b^2.
+// grad_sq += (s^2/B) sum_b g_b^2. Weight partials are (K,OC): transposed back here.
 void reduce_partials(Node& n, const Workspace& ws, int nt, const Geom& g, bool stats, float sq_scale) {
     Parameter* W = n.params[0];
     Parameter* bias = n.params[1];
     const long wn = (long)g.OC * g.K();
     for (int tid = 0; tid < nt; ++tid) {
         const float* part = ws.part(n, tid);
-        for (long i = 0; i < wn; ++i) W->grad[i] += part[i];
+        add_transposed(W->grad.data(), part, g.K(), g.OC, 1.0f);
         if (bias)
             for (int o = 0; o < g.OC; ++o) bias->grad[o] += part[wn + o];
         if (!stats) continue;
         const float* sq = part + ws.wsize;
-        for (long i = 0; i < wn; ++i) W->grad_sq[i] += sq_scale * sq[i];
+        add_transposed(W->grad_sq.data(), sq, g.K(), g.OC, sq_scale);
         if (bias)
             for (int o = 0; o < g.OC; ++o) bias->grad_sq[o] += sq_scale * sq[wn + o];
     }
