@@ -161,12 +161,47 @@ void thread_range(int N, int tid, int nt, int& first, int& last) {
     last = (int)((long)N * (tid + 1) / nt);
 }
 
+#ifdef __AVX512F__
+// A first layer on grey images (C = 1, stride 1) has K = KH*KW, about 25: its
+// GEMM is tiny and im2col (25 copies of the image) cost more than the GEMM.
+// Direct convolution instead: for each output row and 16 columns, 8 channels at
+// a time accumulate KH*KW broadcast weights times shifted input rows.
+bool direct_single_channel(const Geom& g) { return g.C == 1 && g.S == 1 && g.OC % 8 == 0; }
+
+// y (OC,OH,OW) = bias + sum_{kh,kw} weight[o][kh][kw] xpad[oh+kh][ow+kw];  xpad (Hp,Wp),
+// weight (OC,1,KH,KW), bias (OC) or nullptr.
+void conv_single_channel_example(float* y, const float* xpad, const float* weight, const float* bias,
+                                 const Geom& g) {
+    const int OH = g.OH(), OW = g.OW(), Wp = g.Wp(), KK = g.KH * g.KW;
+    for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ow += 16) {
+            const __mmask16 m = OW - ow >= 16 ? (__mmask16)0xFFFF : tail_mask(OW - ow);
+            for (int o0 = 0; o0 < g.OC; o0 += 8) {
+                __m512 acc[8];
+                for (int j = 0; j < 8; ++j) acc[j] = _mm512_set1_ps(bias ? bias[o0 + j] : 0.0f);
+                for (int kh = 0; kh < g.KH; ++kh) {
+                    const float* row = xpad + (long)(oh + kh) * Wp + ow;
+                    const float* w = weight + (long)o0 * KK + kh * g.KW;
+                    for (int kw = 0; kw < g.KW; ++kw) {
+                        const __m512 v = _mm512_maskz_loadu_ps(m, row + kw);
+                        for (int j = 0; j < 8; ++j) acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(w[j * KK + kw]), v, acc[j]);
+                    }
+                }
+                for (int j = 0; j < 8; ++j) _mm512_mask_storeu_ps(y + ((long)(o0 + j) * OH + oh) * OW + ow, m, acc[j]);
+            }
+        }
+}
+#else
+bool direct_single_channel(const Geom&) { return false; }
+void conv_single_channel_example(float*, const float*, const float*, const float*, const Geom&) {}
+#endif
+
 // ---- forward: y_b (OC,OHW) = W (OC,K) im2col(xpad_b) + bias ------------------------------
 void conv2d_forward(Node& n, const float* x, const float* weight, const float* bias) {
     const Geom g = geom_of(n);
     const int K = g.K(), OHW = g.OHW(), T = omp_get_max_threads();
     n.aux[0].resize(Shape{g.N, g.C, g.Hp(), g.Wp()});
-    n.aux[1].resize(Shape{T, K, OHW});
+    n.aux[1].resize(Shape{T, direct_single_channel(g) ? 0 : K, OHW});
     float* xpad = n.aux[0].data();
     float* y = n.out.data();
 #pragma omp parallel num_threads(T)
@@ -178,6 +213,10 @@ void conv2d_forward(Node& n, const float* x, const float* weight, const float* b
             float* xp = xpad + b * g.in_plane();
             float* yb = y + (long)b * g.OC * OHW;
             pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
+            if (direct_single_channel(g)) {
+                conv_single_channel_example(yb, xp, weight, bias, g);
+                continue;
+            }
             im2col(cols, xp, g);
             if (bias)
                 for (int o = 0; o < g.OC; ++o) std::fill(yb + (long)o * OHW, yb + (long)(o + 1) * OHW, bias[o]);

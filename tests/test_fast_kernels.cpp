@@ -2,6 +2,7 @@
 // training models use and on awkward ones (row tails, odd sizes, ties, NaN).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -20,6 +21,35 @@ Tensor tied_tensor(const Shape& s, unsigned seed) {
     Tensor t = random_tensor(s, seed, 0.0f, 4.0f);
     for (size_t i = 0; i < t.size(); ++i) t[i] = std::floor(t[i]);
     return t;
+}
+
+// conv2d (forward and backward, through the op) against the naive direct kernels.
+void check_conv(int N, int C, int H, int W, int OC, int K, int stride, int padding, bool bias) {
+    INFO("conv2d x (" << N << "," << C << "," << H << "," << W << "), " << OC << " channels, kernel " << K
+                      << ", stride " << stride << ", padding " << padding << (bias ? "" : ", no bias"));
+    const Tensor x = random_tensor(Shape{N, C, H, W}, 5);
+    Parameter w("w", Shape{OC, C, K, K}), b("b", Shape{OC});
+    w.value = random_tensor(w.value.shape(), 6);
+    b.value = random_tensor(b.value.shape(), 7);
+    Tape t;
+    Var xv = t.input(x, true);
+    Var y = conv2d(t, xv, w, bias ? &b : nullptr, stride, padding);
+    const Tensor dy = random_tensor(t.shape(y), 8);
+    t.backward(sum(t, mul(t, y, t.input(dy))));
+    Tensor y_ref(t.shape(y)), dx(x.shape()), dw(w.value.shape()), db(b.value.shape());
+    conv2d_forward_naive(y_ref.data(), x.data(), w.value.data(), bias ? b.value.data() : nullptr, N, C, H, W, OC, K,
+                         K, stride, padding);
+    conv2d_backward_naive(dx.data(), dw.data(), bias ? db.data() : nullptr, dy.data(), x.data(), w.value.data(), N,
+                          C, H, W, OC, K, K, stride, padding);
+    auto max_err = [](const Tensor& a, const Tensor& ref) {
+        float e = 0.0f;
+        for (size_t i = 0; i < ref.size(); ++i) e = std::max(e, std::fabs(a[i] - ref[i]) / (1.0f + std::fabs(ref[i])));
+        return e;
+    };
+    CHECK(max_err(t.value(y), y_ref) < 1e-4f);
+    CHECK(max_err(t.grad(xv), dx) < 1e-4f);
+    CHECK(max_err(w.grad, dw) < 1e-4f);
+    if (bias) CHECK(max_err(b.grad, db) < 1e-4f);
 }
 
 void check_max_pool(const Shape& s, int kernel, int stride, const Tensor& x) {
@@ -41,6 +71,16 @@ void check_max_pool(const Shape& s, int kernel, int stride, const Tensor& x) {
 }
 
 }  // namespace
+
+TEST_CASE("conv2d: single-channel direct kernel and stride-1 row copies against the naive kernels") {
+    check_conv(3, 1, 28, 28, 16, 5, 1, 2, true);   // cnn's first layer (direct kernel)
+    check_conv(2, 1, 33, 20, 8, 3, 1, 1, false);   // row tails of 16 + 4 and 1 + 16 + 16
+    check_conv(2, 1, 9, 40, 24, 5, 1, 0, true);    // 36 columns, three channel blocks
+    check_conv(2, 1, 12, 12, 6, 3, 1, 1, true);    // 6 channels: the im2col path
+    check_conv(2, 16, 14, 14, 32, 5, 1, 2, true);  // cnn's second layer
+    check_conv(2, 3, 17, 33, 4, 3, 1, 1, true);    // rows of 33: 16 + 16 + 1
+    check_conv(2, 2, 16, 16, 3, 3, 2, 1, true);    // stride 2: the plain loops
+}
 
 TEST_CASE("max_pool2d: the 2x2 stride-2 kernel gives the reference's values and argmax, ties included") {
     const Shape shapes[] = {{2, 3, 28, 28}, {2, 3, 14, 14}, {1, 2, 5, 7}, {1, 1, 2, 2}, {1, 2, 33, 34},
