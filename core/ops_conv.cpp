@@ -288,10 +288,33 @@ void conv2d_forward(Node& n, const float* x, const float* weight, const float* b
     }
 }
 
+// ---- input gradient as a direct convolution (stride 1) ----------------------------------
+// dx[c][h][w] = sum_{o,kh,kw} W[o][c][kh][kw] dy[o][h+P-kh][w+P-kw]: a stride-1
+// convolution of dy, padded by Q = K-1-P, with the flipped weights
+// Wf[c][o][kh][kw] = W[o][c][K-1-kh][K-1-kw]. Its output has dx's shape.
+Geom input_grad_geom(const Geom& g) {
+    return Geom{g.N, g.OC, g.OH(), g.OW(), g.C, g.KH, g.KW, 1, g.KH - 1 - g.P};
+}
+
+bool direct_input_grad(const Geom& g) {
+    return g.S == 1 && g.KH == g.KW && g.P <= g.KH - 1 && direct_conv(input_grad_geom(g));
+}
+
+// wft (OC*KH*KW, C): the flipped weights transposed, wft[(o,kh,kw)][c] = W[o][c][KH-1-kh][KW-1-kw]
+void flip_weights(float* wft, const float* weight, const Geom& g) {
+    for (int o = 0; o < g.OC; ++o)
+        for (int c = 0; c < g.C; ++c)
+            for (int kh = 0; kh < g.KH; ++kh)
+                for (int kw = 0; kw < g.KW; ++kw)
+                    wft[(((long)o * g.KH + kh) * g.KW + kw) * g.C + c] =
+                        weight[(((long)o * g.C + c) * g.KH + g.KH - 1 - kh) * g.KW + g.KW - 1 - kw];
+}
+
 // Per-thread backward workspace. aux[2] holds, per thread, the partial sums
 // dW^T (K*OC) | db (OC) | and with statistics sq_W^T (K*OC) | sq_b (OC) | g_W^T (K*OC) | g_b (OC).
 // The weight parts are transposed, (K,OC): see weight_grad_example.
-// aux[3] holds, per thread, dcols (K*OHW) | dxpad (C*Hp*Wp).
+// aux[3] holds, per thread, dcols (K*OHW) | dxpad (C*Hp*Wp); or, with the direct
+// input gradient, wft (OC*KH*KW, C) once, then per thread a padded dy (input_grad_geom's in_plane).
 struct Workspace {
     long wsize, stride;  // OC*K + OC, floats per thread in aux[2]
     float* part(Node& n, int tid) const { return n.aux[2].data() + tid * stride; }
@@ -302,7 +325,10 @@ Workspace make_workspace(Node& n, const Geom& g, int T, bool stats, bool need_dx
     ws.wsize = (long)g.OC * g.K() + g.OC;
     ws.stride = ws.wsize * (stats ? 3 : 1);
     n.aux[2].resize(Shape{T, (int)ws.stride});
-    if (need_dx) n.aux[3].resize(Shape{T, (int)((long)g.K() * g.OHW() + g.in_plane())});
+    if (need_dx && direct_input_grad(g))
+        n.aux[3].resize(Shape{(int)((long)g.K() * g.OC + T * input_grad_geom(g).in_plane())});
+    else if (need_dx)
+        n.aux[3].resize(Shape{T, (int)((long)g.K() * g.OHW() + g.in_plane())});
     return ws;
 }
 
@@ -410,6 +436,9 @@ void conv2d_backward(Tape& t, Node& n) {
     const float* weight = n.params[0]->value.data();
     const float s2 = t.stats_scale() * t.stats_scale();
     float* sqnorm = stats ? t.per_example_sqnorm() : nullptr;
+    const bool direct_dx = need_dx && direct_input_grad(g);
+    const Geom gi = input_grad_geom(g);
+    if (direct_dx) flip_weights(n.aux[3].data(), weight, g);
     int used = 1;
 #pragma omp parallel num_threads(T)
     {
@@ -425,9 +454,14 @@ void conv2d_backward(Tape& t, Node& n) {
             im2col(cols, n.aux[0].data() + b * g.in_plane(), g);
             const float norm = weight_grad_example(part, ws, cols, dyb, g, has_bias, stats);
             if (stats) sqnorm[b] += s2 * norm;
-            if (need_dx)
-                input_grad_example(dx + (long)b * g.C * g.H * g.W, n.aux[3].data() + tid * n.aux[3].dim(1),
-                                   weight, dyb, g, assign_dx);
+            float* dxb = dx + (long)b * g.C * g.H * g.W;
+            if (direct_dx) {
+                float* dypad = n.aux[3].data() + (long)K * g.OC + tid * gi.in_plane();
+                pad_example(dypad, dyb, gi);
+                conv_direct_example(dxb, dypad, n.aux[3].data(), nullptr, !assign_dx, gi);
+            } else if (need_dx) {
+                input_grad_example(dxb, n.aux[3].data() + tid * n.aux[3].dim(1), weight, dyb, g, assign_dx);
+            }
         }
     }
     reduce_partials(n, ws, used, g, stats, s2 / static_cast<float>(g.N));

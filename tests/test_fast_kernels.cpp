@@ -77,9 +77,29 @@ TEST_CASE("conv2d: single-channel direct kernel and stride-1 row copies against 
     check_conv(2, 1, 33, 20, 8, 3, 1, 1, false);   // row tails of 16 + 4 and 1 + 16 + 16
     check_conv(2, 1, 9, 40, 24, 5, 1, 0, true);    // 36 columns, three channel blocks
     check_conv(2, 1, 12, 12, 6, 3, 1, 1, true);    // 6 channels: the im2col path
-    check_conv(2, 16, 14, 14, 32, 5, 1, 2, true);  // cnn's second layer
+    check_conv(2, 16, 14, 14, 32, 5, 1, 2, true);  // cnn's second layer (direct forward and dx)
+    check_conv(2, 16, 10, 10, 8, 3, 1, 1, true);   // direct dx with fewer output than input channels
+    check_conv(2, 8, 9, 7, 16, 3, 1, 0, false);    // no padding: dy padded by 2 for dx
     check_conv(2, 3, 17, 33, 4, 3, 1, 1, true);    // rows of 33: 16 + 16 + 1
     check_conv(2, 2, 16, 16, 3, 3, 2, 1, true);    // stride 2: the plain loops
+}
+
+TEST_CASE("conv2d: the input gradient adds up when one input feeds two convolutions") {
+    const Tensor x = random_tensor(Shape{2, 8, 9, 9}, 11);
+    Parameter w1("w1", Shape{8, 8, 3, 3}), w2("w2", Shape{16, 8, 3, 3});
+    w1.value = random_tensor(w1.value.shape(), 12);
+    w2.value = random_tensor(w2.value.shape(), 13);
+    Tape t;
+    Var xv = t.input(x, true);
+    Var y1 = conv2d(t, xv, w1, nullptr, 1, 1), y2 = conv2d(t, xv, w2, nullptr, 1, 1);
+    const Tensor d1 = random_tensor(t.shape(y1), 14), d2 = random_tensor(t.shape(y2), 15);
+    t.backward(add(t, sum(t, mul(t, y1, t.input(d1))), sum(t, mul(t, y2, t.input(d2)))));
+    Tensor dx(x.shape()), dw1(w1.value.shape()), dw2(w2.value.shape());
+    conv2d_backward_naive(dx.data(), dw1.data(), nullptr, d1.data(), x.data(), w1.value.data(), 2, 8, 9, 9, 8, 3, 3, 1, 1);
+    conv2d_backward_naive(dx.data(), dw2.data(), nullptr, d2.data(), x.data(), w2.value.data(), 2, 8, 9, 9, 16, 3, 3, 1, 1);
+    float err = 0.0f;
+    for (size_t i = 0; i < dx.size(); ++i) err = std::max(err, std::fabs(t.grad(xv)[i] - dx[i]) / (1.0f + std::fabs(dx[i])));
+    CHECK(err < 1e-4f);
 }
 
 TEST_CASE("max_pool2d: the 2x2 stride-2 kernel gives the reference's values and argmax, ties included") {
