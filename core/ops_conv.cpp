@@ -164,9 +164,9 @@ void thread_range(int N, int tid, int nt, int& first, int& last) {
 // ---- direct convolution (stride 1, AVX-512) ----------------------------------------------
 // For these small layers OpenBLAS reaches 60-75 GFLOP/s per core on the per-example
 // GEMMs, and im2col copies the input KH*KW times first. The direct kernel reads
-// the padded input in place: a register tile of 2 output rows x 16 columns x 8
-// channels (16 accumulators) takes, for each k = (c,kh,kw), two shifted input
-// rows and 8 broadcast weights: 16 FMAs for 10 loads. It serves forward and,
+// the padded input in place: a register tile of 3 output rows x 16 columns x 8
+// channels (24 accumulators) takes, for each k = (c,kh,kw), three shifted input
+// rows and 8 broadcast weights: 24 FMAs for 11 loads. It serves forward and,
 // through the flipped weights, the input gradient.
 #ifdef __AVX512F__
 bool direct_conv(const Geom& g) { return g.S == 1 && g.OC % 8 == 0; }
@@ -194,40 +194,52 @@ struct Acc8 {
     }
 };
 
-// a_j += w_j v and b_j += w_j u for the 8 weights w (each broadcast once).
-inline void fma_2x8(Acc8& a, Acc8& b, const float* w, __m512 v, __m512 u) {
+// a_j += w_j u, b_j += w_j v and c_j += w_j z for the 8 weights w (each broadcast once).
+inline void fma_3x8(Acc8& a, Acc8& b, Acc8& c, const float* w, __m512 u, __m512 v, __m512 z) {
     __m512 x;
-    x = _mm512_set1_ps(w[0]), a.a0 = _mm512_fmadd_ps(x, v, a.a0), b.a0 = _mm512_fmadd_ps(x, u, b.a0);
-    x = _mm512_set1_ps(w[1]), a.a1 = _mm512_fmadd_ps(x, v, a.a1), b.a1 = _mm512_fmadd_ps(x, u, b.a1);
-    x = _mm512_set1_ps(w[2]), a.a2 = _mm512_fmadd_ps(x, v, a.a2), b.a2 = _mm512_fmadd_ps(x, u, b.a2);
-    x = _mm512_set1_ps(w[3]), a.a3 = _mm512_fmadd_ps(x, v, a.a3), b.a3 = _mm512_fmadd_ps(x, u, b.a3);
-    x = _mm512_set1_ps(w[4]), a.a4 = _mm512_fmadd_ps(x, v, a.a4), b.a4 = _mm512_fmadd_ps(x, u, b.a4);
-    x = _mm512_set1_ps(w[5]), a.a5 = _mm512_fmadd_ps(x, v, a.a5), b.a5 = _mm512_fmadd_ps(x, u, b.a5);
-    x = _mm512_set1_ps(w[6]), a.a6 = _mm512_fmadd_ps(x, v, a.a6), b.a6 = _mm512_fmadd_ps(x, u, b.a6);
-    x = _mm512_set1_ps(w[7]), a.a7 = _mm512_fmadd_ps(x, v, a.a7), b.a7 = _mm512_fmadd_ps(x, u, b.a7);
+    x = _mm512_set1_ps(w[0]), a.a0 = _mm512_fmadd_ps(x, u, a.a0), b.a0 = _mm512_fmadd_ps(x, v, b.a0),
+    c.a0 = _mm512_fmadd_ps(x, z, c.a0);
+    x = _mm512_set1_ps(w[1]), a.a1 = _mm512_fmadd_ps(x, u, a.a1), b.a1 = _mm512_fmadd_ps(x, v, b.a1),
+    c.a1 = _mm512_fmadd_ps(x, z, c.a1);
+    x = _mm512_set1_ps(w[2]), a.a2 = _mm512_fmadd_ps(x, u, a.a2), b.a2 = _mm512_fmadd_ps(x, v, b.a2),
+    c.a2 = _mm512_fmadd_ps(x, z, c.a2);
+    x = _mm512_set1_ps(w[3]), a.a3 = _mm512_fmadd_ps(x, u, a.a3), b.a3 = _mm512_fmadd_ps(x, v, b.a3),
+    c.a3 = _mm512_fmadd_ps(x, z, c.a3);
+    x = _mm512_set1_ps(w[4]), a.a4 = _mm512_fmadd_ps(x, u, a.a4), b.a4 = _mm512_fmadd_ps(x, v, b.a4),
+    c.a4 = _mm512_fmadd_ps(x, z, c.a4);
+    x = _mm512_set1_ps(w[5]), a.a5 = _mm512_fmadd_ps(x, u, a.a5), b.a5 = _mm512_fmadd_ps(x, v, b.a5),
+    c.a5 = _mm512_fmadd_ps(x, z, c.a5);
+    x = _mm512_set1_ps(w[6]), a.a6 = _mm512_fmadd_ps(x, u, a.a6), b.a6 = _mm512_fmadd_ps(x, v, b.a6),
+    c.a6 = _mm512_fmadd_ps(x, z, c.a6);
+    x = _mm512_set1_ps(w[7]), a.a7 = _mm512_fmadd_ps(x, u, a.a7), b.a7 = _mm512_fmadd_ps(x, v, b.a7),
+    c.a7 = _mm512_fmadd_ps(x, z, c.a7);
 }
 
-// Output rows oh and oh + 1 (rows = 2) or oh alone (rows = 1), columns [ow, ow + 16)
-// under mask m, channels [o0, o0 + 8). With one row, the second accumulator set
-// repeats the first row's work and is not stored.
+// Output rows [oh, oh + rows) (rows 1..3), columns [ow, ow + 16) under mask m, channels
+// [o0, o0 + 8). With fewer than 3 rows the spare accumulators repeat the last row's
+// work and are not stored.
 void direct_tile(float* y, const float* xpad, const float* wt, const float* bias, bool add, const Geom& g,
                  int oh, int rows, int ow, __mmask16 m, int o0) {
     const int OH = g.OH(), OW = g.OW(), Wp = g.Wp(), plane = g.Hp() * g.Wp();
     const long stride = (long)OH * OW;  // between channels of y
+    const int r1 = std::min(1, rows - 1), r2 = std::min(2, rows - 1);  // row offsets of b and c
     float* y0 = y + ((long)o0 * OH + oh) * OW + ow;
-    Acc8 a, b;
-    a.init(y0, stride, m, add, bias ? bias + o0 : nullptr);
-    b.init(y0 + (rows - 1) * OW, stride, m, add, bias ? bias + o0 : nullptr);
+    const float* b0 = bias ? bias + o0 : nullptr;
+    Acc8 a, b, c;
+    a.init(y0, stride, m, add, b0);
+    b.init(y0 + r1 * OW, stride, m, add, b0);
+    c.init(y0 + r2 * OW, stride, m, add, b0);
     const float* w = wt + o0;
-    const int next = (rows - 1) * Wp;
-    for (int c = 0; c < g.C; ++c)
+    for (int ci = 0; ci < g.C; ++ci)
         for (int kh = 0; kh < g.KH; ++kh) {
-            const float* row = xpad + (long)c * plane + (long)(oh + kh) * Wp + ow;
+            const float* row = xpad + (long)ci * plane + (long)(oh + kh) * Wp + ow;
             for (int kw = 0; kw < g.KW; ++kw, w += g.OC)
-                fma_2x8(a, b, w, _mm512_maskz_loadu_ps(m, row + kw), _mm512_maskz_loadu_ps(m, row + next + kw));
+                fma_3x8(a, b, c, w, _mm512_maskz_loadu_ps(m, row + kw), _mm512_maskz_loadu_ps(m, row + r1 * Wp + kw),
+                        _mm512_maskz_loadu_ps(m, row + r2 * Wp + kw));
         }
     a.store(y0, stride, m);
-    if (rows == 2) b.store(y0 + OW, stride, m);
+    if (rows >= 2) b.store(y0 + OW, stride, m);
+    if (rows >= 3) c.store(y0 + 2 * OW, stride, m);
 }
 
 // y (OC,OH,OW) = bias + conv(xpad), or y += conv(xpad) when `add`.
@@ -237,7 +249,7 @@ void conv_direct_example(float* y, const float* xpad, const float* wt, const flo
     for (int ow = 0; ow < OW; ow += 16) {
         const __mmask16 m = OW - ow >= 16 ? (__mmask16)0xFFFF : tail_mask(OW - ow);
         for (int o0 = 0; o0 < g.OC; o0 += 8) {
-            for (int oh = 0; oh < OH; oh += 2) direct_tile(y, xpad, wt, bias, add, g, oh, std::min(2, OH - oh), ow, m, o0);
+            for (int oh = 0; oh < OH; oh += 3) direct_tile(y, xpad, wt, bias, add, g, oh, std::min(3, OH - oh), ow, m, o0);
         }
     }
 }
