@@ -258,6 +258,77 @@ bool direct_conv(const Geom&) { return false; }
 void conv_direct_example(float*, const float*, const float*, const float*, bool, const Geom&) {}
 #endif
 
+// ---- weight gradient, direct (stride 1, OC = 32, K a multiple of 10) -------------------------
+// dW^T[(c,kh,kw)][o] += sum_{oh,ow} xpad[c][oh+kh][ow+kw] dy[o][oh][ow]. With dy transposed
+// to dyt (OHW,OC), the 32 channels of one position are two vectors; a tile of 10
+// consecutive k holds 20 accumulators, and each position costs 2 loads, 10 broadcasts
+// of input values (read in place: no im2col) and 20 FMAs. No lanes are wasted on the
+// 14-wide rows and no horizontal sums are needed.
+#ifdef __AVX512F__
+bool direct_weight_grad(const Geom& g) { return g.S == 1 && g.OC == 32 && g.K() % 10 == 0; }
+
+struct Acc10 {
+    __m512 k0, k1, k2, k3, k4, k5, k6, k7, k8, k9;
+    Acc10()
+        : k0(_mm512_setzero_ps()), k1(k0), k2(k0), k3(k0), k4(k0), k5(k0), k6(k0), k7(k0), k8(k0), k9(k0) {}
+};
+
+// lo_j += x[off_j] dlo and hi_j += x[off_j] dhi for the tile's 10 input values
+inline void fma_10x2(Acc10& lo, Acc10& hi, const float* x, const long* off, __m512 dlo, __m512 dhi) {
+    __m512 v;
+    v = _mm512_set1_ps(x[off[0]]), lo.k0 = _mm512_fmadd_ps(v, dlo, lo.k0), hi.k0 = _mm512_fmadd_ps(v, dhi, hi.k0);
+    v = _mm512_set1_ps(x[off[1]]), lo.k1 = _mm512_fmadd_ps(v, dlo, lo.k1), hi.k1 = _mm512_fmadd_ps(v, dhi, hi.k1);
+    v = _mm512_set1_ps(x[off[2]]), lo.k2 = _mm512_fmadd_ps(v, dlo, lo.k2), hi.k2 = _mm512_fmadd_ps(v, dhi, hi.k2);
+    v = _mm512_set1_ps(x[off[3]]), lo.k3 = _mm512_fmadd_ps(v, dlo, lo.k3), hi.k3 = _mm512_fmadd_ps(v, dhi, hi.k3);
+    v = _mm512_set1_ps(x[off[4]]), lo.k4 = _mm512_fmadd_ps(v, dlo, lo.k4), hi.k4 = _mm512_fmadd_ps(v, dhi, hi.k4);
+    v = _mm512_set1_ps(x[off[5]]), lo.k5 = _mm512_fmadd_ps(v, dlo, lo.k5), hi.k5 = _mm512_fmadd_ps(v, dhi, hi.k5);
+    v = _mm512_set1_ps(x[off[6]]), lo.k6 = _mm512_fmadd_ps(v, dlo, lo.k6), hi.k6 = _mm512_fmadd_ps(v, dhi, hi.k6);
+    v = _mm512_set1_ps(x[off[7]]), lo.k7 = _mm512_fmadd_ps(v, dlo, lo.k7), hi.k7 = _mm512_fmadd_ps(v, dhi, hi.k7);
+    v = _mm512_set1_ps(x[off[8]]), lo.k8 = _mm512_fmadd_ps(v, dlo, lo.k8), hi.k8 = _mm512_fmadd_ps(v, dhi, hi.k8);
+    v = _mm512_set1_ps(x[off[9]]), lo.k9 = _mm512_fmadd_ps(v, dlo, lo.k9), hi.k9 = _mm512_fmadd_ps(v, dhi, hi.k9);
+}
+
+// dst[0..16) += v
+inline void add_to(float* dst, __m512 v) { _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), v)); }
+
+// dwt (K,32) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,32).
+void weight_grad_direct(float* dwt, const float* xpad, const float* dyt, const Geom& g) {
+    const int OH = g.OH(), OW = g.OW(), Wp = g.Wp(), plane = g.Hp() * g.Wp();
+    for (int k0 = 0; k0 < g.K(); k0 += 10) {
+        long off[10];  // offset of each k's window origin in xpad
+        for (int j = 0; j < 10; ++j) {
+            const int k = k0 + j, c = k / (g.KH * g.KW), kh = k / g.KW % g.KH, kw = k % g.KW;
+            off[j] = (long)c * plane + (long)kh * Wp + kw;
+        }
+        Acc10 lo, hi;
+        const float* d = dyt;
+        for (int oh = 0; oh < OH; ++oh)
+            for (int ow = 0; ow < OW; ++ow, d += 32)
+                fma_10x2(lo, hi, xpad + (long)oh * Wp + ow, off, _mm512_loadu_ps(d), _mm512_loadu_ps(d + 16));
+        float* out = dwt + (long)k0 * 32;
+        add_to(out + 0, lo.k0), add_to(out + 16, hi.k0);
+        add_to(out + 32, lo.k1), add_to(out + 48, hi.k1);
+        add_to(out + 64, lo.k2), add_to(out + 80, hi.k2);
+        add_to(out + 96, lo.k3), add_to(out + 112, hi.k3);
+        add_to(out + 128, lo.k4), add_to(out + 144, hi.k4);
+        add_to(out + 160, lo.k5), add_to(out + 176, hi.k5);
+        add_to(out + 192, lo.k6), add_to(out + 208, hi.k6);
+        add_to(out + 224, lo.k7), add_to(out + 240, hi.k7);
+        add_to(out + 256, lo.k8), add_to(out + 272, hi.k8);
+        add_to(out + 288, lo.k9), add_to(out + 304, hi.k9);
+    }
+}
+#else
+bool direct_weight_grad(const Geom&) { return false; }
+void weight_grad_direct(float*, const float*, const float*, const Geom&) {}
+#endif
+
+// dyt (OHW,OC) = dy (OC,OHW) transposed
+void transpose_dy(float* dyt, const float* dy, int OC, int OHW) {
+    for (int o = 0; o < OC; ++o)
+        for (int p = 0; p < OHW; ++p) dyt[(long)p * OC + o] = dy[(long)o * OHW + p];
+}
+
 // wt (K,OC) = weight (OC,K) transposed
 void transpose_weights(float* wt, const float* weight, const Geom& g) {
     const int K = g.K();
@@ -369,20 +440,34 @@ float add_and_square(float* gsum, float* gsq, const float* g, long size) {
     return norm;
 }
 
-// Weight and bias gradient of one example, into this thread's partials.
-// cols (K,OHW) = im2col of the example; dy (OC,OHW). Returns ||contribution||^2
-// when statistics are on (the caller scales it by s^2).
-float weight_grad_example(float* part, const Workspace& ws, const float* cols, const float* dy,
+// dwt (K,OC) = beta dwt + the weight gradient of one example, transposed.
+// With the direct kernel, cols is scratch for dy transposed; otherwise it holds
+// im2col of the example (K,OHW). xpad (C,Hp,Wp), dy (OC,OHW).
+void weight_grad_transposed(float* dwt, float beta, const float* xpad, float* cols, const float* dy, const Geom& g) {
+    const int K = g.K(), OHW = g.OHW(), OC = g.OC;
+    if (!direct_weight_grad(g)) {
+        sgemm(false, true, K, OC, OHW, 1.0f, cols, OHW, dy, OHW, beta, dwt, OC);
+        return;
+    }
+    if (beta == 0.0f) std::fill(dwt, dwt + (long)K * OC, 0.0f);
+    transpose_dy(cols, dy, OC, OHW);
+    weight_grad_direct(dwt, xpad, cols, g);
+}
+
+// Weight and bias gradient of one example, into this thread's partials (see
+// weight_grad_transposed for xpad and cols). Returns ||contribution||^2 when
+// statistics are on (the caller scales it by s^2).
+float weight_grad_example(float* part, const Workspace& ws, const float* xpad, float* cols, const float* dy,
                           const Geom& g, bool has_bias, bool stats) {
     const int K = g.K(), OHW = g.OHW(), OC = g.OC;
     if (!stats) {
-        sgemm(false, true, K, OC, OHW, 1.0f, cols, OHW, dy, OHW, 1.0f, part, OC);
+        weight_grad_transposed(part, 1.0f, xpad, cols, dy, g);
         if (has_bias) add_row_sums(part + (long)OC * K, dy, OC, OHW);
         return 0.0f;
     }
     float* sq = part + ws.wsize;
     float* gb = part + 2 * ws.wsize;  // g_W^T (K,OC) then g_b (OC)
-    sgemm(false, true, K, OC, OHW, 1.0f, cols, OHW, dy, OHW, 0.0f, gb, OC);
+    weight_grad_transposed(gb, 0.0f, xpad, cols, dy, g);
     std::fill(gb + (long)OC * K, gb + ws.wsize, 0.0f);
     if (has_bias) add_row_sums(gb + (long)OC * K, dy, OC, OHW);
     return add_and_square(part, sq, gb, has_bias ? ws.wsize : (long)OC * K);
@@ -463,8 +548,9 @@ void conv2d_backward(Tape& t, Node& n) {
         std::fill(part, part + ws.stride, 0.0f);
         for (int b = first; b < last; ++b) {
             const float* dyb = dy + (long)b * g.OC * OHW;
-            im2col(cols, n.aux[0].data() + b * g.in_plane(), g);
-            const float norm = weight_grad_example(part, ws, cols, dyb, g, has_bias, stats);
+            const float* xpad = n.aux[0].data() + b * g.in_plane();
+            if (!direct_weight_grad(g)) im2col(cols, xpad, g);
+            const float norm = weight_grad_example(part, ws, xpad, cols, dyb, g, has_bias, stats);
             if (stats) sqnorm[b] += s2 * norm;
             float* dxb = dx + (long)b * g.C * g.H * g.W;
             if (direct_dx) {
