@@ -1,19 +1,22 @@
-// conv2d: im2col + GEMM per example, in an OpenMP loop over the batch (OpenBLAS
-// runs single-threaded inside a parallel region, so each thread's GEMM works on
-// one example whose columns stay in its L2 cache).
+// conv2d: per example, in an OpenMP loop over the batch (each thread takes a fixed
+// range of examples; OpenBLAS runs single-threaded inside a parallel region).
 //
 // Forward, for each example b (K = C*KH*KW, OHW = OH*OW):
 //   xpad_b (C,Hp,Wp) = x_b with `padding` zeros around each plane (kept for backward)
-//   cols   (K,OHW)   = im2col(xpad_b)                       per-thread buffer
-//   y_b    (OC,OHW)  = W (OC,K) cols + bias
-// Backward recomputes cols per example (cheaper than storing B of them):
-//   dW^T  += cols (K,OHW) dy_b^T       into per-thread partials, reduced in thread order
-//                                      (transposed: OpenBLAS runs this shape ~25% faster)
-//   dcols  = W^T (K,OC) dy_b;  dx_b += col2im(dcols)   (through a padded per-thread plane)
-// Statistics: the per-example gradient g_b = s dy_b cols^T is formed by that GEMM
-// anyway; squaring it into a per-thread grad_sq partial costs one pass over W.
+//   y_b    (OC,OHW)  = W (OC,K) im2col(xpad_b) + bias
+// computed by the direct AVX-512 kernel (stride 1, OC a multiple of 8), which reads
+// xpad_b in place, or else by im2col into a per-thread buffer and a GEMM.
+// Backward, per example, into per-thread partials reduced in thread order:
+//   dW^T (K,OC) += im2col(xpad_b) dy_b^T   direct kernel for OC = 32 (no im2col), else
+//                                          im2col + GEMM (transposed: the faster shape)
+//   dx_b        += W^T dy_b folded back     stride 1: a direct convolution of dy_b with the
+//                                          flipped weights; else a GEMM into dcols + col2im
+// Statistics: the per-example gradient g_b = s dy_b cols^T is formed anyway; squaring
+// it into a per-thread grad_sq partial costs one pass over W.
 //
-// Padding the input once means im2col and col2im need no bounds checks.
+// The naive direct loops (conv2d_forward_naive, conv2d_backward_naive) are the
+// reference; tests/test_conv.cpp and tests/test_fast_kernels.cpp compare every path.
+// Padding the input once means no kernel needs bounds checks.
 #include <omp.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
