@@ -66,7 +66,9 @@ double ms_since(Clock::time_point t0) {
 
 // CPU time of the whole process (all threads), in ms. On a busy machine the
 // wall time of a call includes time spent descheduled; the CPU time does not
-// (but it does include OpenMP threads spinning at barriers).
+// (but it does include OpenMP threads spinning at barriers). The kernel adds a
+// running worker thread's time only at ticks and switches, so for calls of a
+// few ms the figure is exact with --threads 1 and approximate above.
 double cpu_ms() {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
