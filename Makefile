@@ -60,6 +60,10 @@ demo: deps
 	./build/predict runs/demo/best.ckpt runs/demo/test-0.png
 	@echo "demo: the run is in runs/demo (metrics.csv, curves.png, best.ckpt, data.png)"
 
+bench: deps
+	@$(MAKE) --no-print-directory build/bench
+	./build/bench --table
+
 lecture: deps
 	@$(MAKE) --no-print-directory build/lecture
 	./build/lecture all --out docs/lecture --readme README.md

@@ -9,13 +9,87 @@ Same architectures (mlp 784-256-128-10, cnn of layers/models), same batch sizes
 ms per step after warm-up; the machine is noisy, so the two sides run in
 alternating rounds and the ratio is taken per round, then the median quoted.
 Needs PyTorch (Debian: apt-get install python3-torch).
+
+Both sides use the system OpenBLAS, whose CPU detection (0.3.21) falls back to
+its slow Prescott kernels on recent Intel cores. OpenBLAS reads
+OPENBLAS_CORETYPE once, when it loads, so this script sets it (unless it is set
+already: --blas-coretype auto picks SkylakeX with AVX-512, Haswell with AVX2)
+and re-executes itself before importing torch; build/bench inherits it. Both
+sides then run the same kernels, and the script prints which.
+
+On a busy machine (more runnable threads than cores) OpenMP's default
+spin-waiting makes every parallel region wait for a descheduled thread: both
+sides then run several times slower (seen here: PyTorch's cnn step 312 ms
+instead of 28 ms) and the ratios mean little. The script warns when the load
+average is high; --omp-wait-policy passive sets OMP_WAIT_POLICY for both sides.
 """
 import argparse
+import ctypes
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def option(argv, name, default=None):
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return default
+
+
+def prepare_environment(argv):
+    """Sets OPENBLAS_CORETYPE (and OMP_WAIT_POLICY when asked) for both sides.
+
+    Both are read when the libraries load, so the script re-executes itself
+    once, before torch is imported; build/bench inherits the environment."""
+    changed = False
+    choice = option(argv, "--blas-coretype", "auto")
+    if "OPENBLAS_CORETYPE" not in os.environ and choice != "none":
+        if choice == "auto":
+            flags = cpu_flags()
+            choice = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
+        if choice:
+            os.environ["OPENBLAS_CORETYPE"] = choice
+            changed = True
+    policy = option(argv, "--omp-wait-policy")
+    if policy and os.environ.get("OMP_WAIT_POLICY") != policy:
+        os.environ["OMP_WAIT_POLICY"] = policy
+        changed = True
+    if changed:
+        os.execv(sys.executable, [sys.executable] + argv)
+
+
+def torch_blas_kernels():
+    """The kernels of the OpenBLAS that torch loaded (read from the library itself)."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "openblas" in line and line.strip().endswith(".so")}
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib.openblas_get_corename().decode()
+        except (OSError, AttributeError):
+            continue
+    return "unknown (torch does not use OpenBLAS?)"
+
+
+prepare_environment(sys.argv)
 
 try:
     import torch
@@ -81,9 +155,9 @@ def torch_round(warmup, repeats):
     return out
 
 
-def ours_round(bench):
+def ours_round(bench, threads):
     out = {}
-    run = subprocess.run([bench, "--only", "mlp_train_step,cnn_train_step,cnn_inference,"
+    run = subprocess.run([bench, "--threads", str(threads), "--only", "mlp_train_step,cnn_train_step,cnn_inference,"
                           "mlp_train_step_stats,cnn_train_step_stats"],
                          capture_output=True, text=True, check=True)
     for line in run.stdout.splitlines():
@@ -101,8 +175,20 @@ def main():
     ap.add_argument("--repeats", type=int, default=40)
     ap.add_argument("--bench", default="build/bench")
     ap.add_argument("--torch-only", action="store_true")
+    ap.add_argument("--blas-coretype", default="auto",
+                    help="OPENBLAS_CORETYPE for both sides when it is not set: auto, none or a name (SkylakeX)")
+    ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
+                    help="set OMP_WAIT_POLICY for both sides (default: inherited)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; PyTorch {torch.__version__} "
+          f"runs OpenBLAS kernels {torch_blas_kernels()} on {torch.get_num_threads()} threads; "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}", flush=True)
+    load = os.getloadavg()[0]
+    if load > 0.5 * (os.cpu_count() or 1):
+        print(f"warning: load average {load:.1f} on {os.cpu_count()} cores: other jobs are running; with "
+              "OpenMP spin-waiting both sides can be several times slower (try --omp-wait-policy passive)",
+              flush=True)
 
     ratios = {}
     for r in range(args.rounds):
@@ -111,7 +197,7 @@ def main():
             print(json.dumps(dict(row, side="pytorch", round=r)), flush=True)
         if args.torch_only:
             continue
-        ours = ours_round(args.bench)
+        ours = ours_round(args.bench, args.threads)
         for row in ours.values():
             print(json.dumps(dict(row, side="ours", round=r)), flush=True)
         for name, row in theirs.items():

@@ -1,19 +1,26 @@
-// conv2d: im2col + GEMM per example, in an OpenMP loop over the batch (OpenBLAS
-// runs single-threaded inside a parallel region, so each thread's GEMM works on
-// one example whose columns stay in its L2 cache).
+// conv2d: per example, in an OpenMP loop over the batch (each thread takes a fixed
+// range of examples; OpenBLAS runs single-threaded inside a parallel region).
 //
 // Forward, for each example b (K = C*KH*KW, OHW = OH*OW):
 //   xpad_b (C,Hp,Wp) = x_b with `padding` zeros around each plane (kept for backward)
-//   cols   (K,OHW)   = im2col(xpad_b)                       per-thread buffer
-//   y_b    (OC,OHW)  = W (OC,K) cols + bias
-// Backward recomputes cols per example (cheaper than storing B of them):
-//   dW    += dy_b (OC,OHW) cols^T      into per-thread partials, reduced in thread order
-//   dcols  = W^T (K,OC) dy_b;  dx_b += col2im(dcols)   (through a padded per-thread plane)
-// Statistics: the per-example gradient g_b = s dy_b cols^T is formed by that GEMM
-// anyway; squaring it into a per-thread grad_sq partial costs one pass over W.
+//   y_b    (OC,OHW)  = W (OC,K) im2col(xpad_b) + bias
+// computed by the direct AVX-512 kernel (stride 1, OC a multiple of 8), which reads
+// xpad_b in place, or else by im2col into a per-thread buffer and a GEMM.
+// Backward, per example, into per-thread partials reduced in thread order:
+//   dW^T (K,OC) += im2col(xpad_b) dy_b^T   direct kernel for OC = 32 (no im2col), else
+//                                          im2col + GEMM (transposed: the faster shape)
+//   dx_b        += W^T dy_b folded back     stride 1: a direct convolution of dy_b with the
+//                                          flipped weights; else a GEMM into dcols + col2im
+// Statistics: the per-example gradient g_b = s dy_b cols^T is formed anyway; squaring
+// it into a per-thread grad_sq partial costs one pass over W.
 //
-// Padding the input once means im2col and col2im need no bounds checks.
+// The naive direct loops (conv2d_forward_naive, conv2d_backward_naive) are the
+// reference; tests/test_conv.cpp and tests/test_fast_kernels.cpp compare every path.
+// Padding the input once means no kernel needs bounds checks.
 #include <omp.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -60,9 +67,10 @@ void pad_example(float* xpad, const float* x, const Geom& g) {
     }
 }
 
-// One output row of im2col: dst[ow] = src[ow * S]. The stride is a template
-// argument so that the common S = 1 case compiles to a plain vectorised copy
-// (a memcpy call costs more than the copy for rows of 14 or 28 floats).
+// One output row of im2col: dst[ow] = src[ow * S], and its transpose for
+// col2im: dst[ow * S] += src[ow]. The stride is a template argument so that the
+// common S = 1 case is a plain copy/add (a memcpy call costs more than the copy
+// for rows of 14 or 28 floats).
 template <int S>
 void copy_row(float* dst, const float* src, int OW, int stride) {
     const int s = S > 0 ? S : stride;
@@ -74,6 +82,35 @@ void add_row(float* dst, const float* src, int OW, int stride) {
     const int s = S > 0 ? S : stride;
     for (int ow = 0; ow < OW; ++ow) dst[ow * s] += src[ow];
 }
+
+#ifdef __AVX512F__
+// S = 1 with AVX-512: 16 floats at a time and one masked load/store for the
+// rest, instead of the compiler's 8-wide loop plus up to 7 scalar steps (a row
+// of 14 floats was half scalar; col2im spent most of its time there).
+inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1); }
+
+template <>
+void copy_row<1>(float* dst, const float* src, int OW, int) {
+    int i = 0;
+    for (; i + 16 <= OW; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i < OW) {
+        const __mmask16 m = tail_mask(OW - i);
+        _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
+    }
+}
+
+template <>
+void add_row<1>(float* dst, const float* src, int OW, int) {
+    int i = 0;
+    for (; i + 16 <= OW; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i), _mm512_loadu_ps(src + i)));
+    if (i < OW) {
+        const __mmask16 m = tail_mask(OW - i);
+        const __m512 sum = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i), _mm512_maskz_loadu_ps(m, src + i));
+        _mm512_mask_storeu_ps(dst + i, m, sum);
+    }
+}
+#endif
 
 // cols (K,OHW) from xpad (C,Hp,Wp): cols[(c,kh,kw)][(oh,ow)] = xpad[c][oh*S+kh][ow*S+kw]
 template <int S>
@@ -109,13 +146,14 @@ void col2im(float* dxpad, const float* dcols, const Geom& g) {
     else col2im_s<0>(dxpad, dcols, g);
 }
 
-// dx (C,H,W) += the interior of dxpad (C,Hp,Wp)
-void unpad_add(float* dx, const float* dxpad, const Geom& g) {
+// dx (C,H,W) += the interior of dxpad (C,Hp,Wp), or = when `assign`
+void unpad_add(float* dx, const float* dxpad, const Geom& g, bool assign) {
     for (int c = 0; c < g.C; ++c)
         for (int h = 0; h < g.H; ++h) {
             const float* src = dxpad + ((long)c * g.Hp() + h + g.P) * g.Wp() + g.P;
             float* dst = dx + ((long)c * g.H + h) * g.W;
-            for (int w = 0; w < g.W; ++w) dst[w] += src[w];
+            if (assign) std::copy(src, src + g.W, dst);
+            else add_row<1>(dst, src, g.W, 1);
         }
 }
 
@@ -126,23 +164,208 @@ void thread_range(int N, int tid, int nt, int& first, int& last) {
     last = (int)((long)N * (tid + 1) / nt);
 }
 
+// ---- direct convolution (stride 1, AVX-512) ----------------------------------------------
+// For these small layers OpenBLAS reaches 60-75 GFLOP/s per core on the per-example
+// GEMMs, and im2col copies the input KH*KW times first. The direct kernel reads
+// the padded input in place: a register tile of 3 output rows x 16 columns x 8
+// channels (24 accumulators) takes, for each k = (c,kh,kw), three shifted input
+// rows and 8 broadcast weights: 24 FMAs for 11 loads. It serves forward and,
+// through the flipped weights, the input gradient.
+#ifdef __AVX512F__
+bool direct_conv(const Geom& g) { return g.S == 1 && g.OC % 8 == 0; }
+
+// 8 accumulators by name: GCC keeps an array of vectors in memory and stores all
+// of them on every step of the loop (a 512-bit store per FMA halved the speed).
+struct Acc8 {
+    __m512 a0, a1, a2, a3, a4, a5, a6, a7;
+
+    // a_j = y[j * stride] under mask m when `add`, else bias[j] (or 0)
+    void init(const float* y, long stride, __mmask16 m, bool add, const float* bias) {
+        a0 = first(y, 0, stride, m, add, bias), a1 = first(y, 1, stride, m, add, bias);
+        a2 = first(y, 2, stride, m, add, bias), a3 = first(y, 3, stride, m, add, bias);
+        a4 = first(y, 4, stride, m, add, bias), a5 = first(y, 5, stride, m, add, bias);
+        a6 = first(y, 6, stride, m, add, bias), a7 = first(y, 7, stride, m, add, bias);
+    }
+    static __m512 first(const float* y, int j, long stride, __mmask16 m, bool add, const float* bias) {
+        return add ? _mm512_maskz_loadu_ps(m, y + j * stride) : _mm512_set1_ps(bias ? bias[j] : 0.0f);
+    }
+    void store(float* y, long stride, __mmask16 m) const {
+        _mm512_mask_storeu_ps(y, m, a0), _mm512_mask_storeu_ps(y + stride, m, a1);
+        _mm512_mask_storeu_ps(y + 2 * stride, m, a2), _mm512_mask_storeu_ps(y + 3 * stride, m, a3);
+        _mm512_mask_storeu_ps(y + 4 * stride, m, a4), _mm512_mask_storeu_ps(y + 5 * stride, m, a5);
+        _mm512_mask_storeu_ps(y + 6 * stride, m, a6), _mm512_mask_storeu_ps(y + 7 * stride, m, a7);
+    }
+};
+
+// a_j += w_j u, b_j += w_j v and c_j += w_j z for the 8 weights w (each broadcast once).
+inline void fma_3x8(Acc8& a, Acc8& b, Acc8& c, const float* w, __m512 u, __m512 v, __m512 z) {
+    __m512 x;
+    x = _mm512_set1_ps(w[0]), a.a0 = _mm512_fmadd_ps(x, u, a.a0), b.a0 = _mm512_fmadd_ps(x, v, b.a0),
+    c.a0 = _mm512_fmadd_ps(x, z, c.a0);
+    x = _mm512_set1_ps(w[1]), a.a1 = _mm512_fmadd_ps(x, u, a.a1), b.a1 = _mm512_fmadd_ps(x, v, b.a1),
+    c.a1 = _mm512_fmadd_ps(x, z, c.a1);
+    x = _mm512_set1_ps(w[2]), a.a2 = _mm512_fmadd_ps(x, u, a.a2), b.a2 = _mm512_fmadd_ps(x, v, b.a2),
+    c.a2 = _mm512_fmadd_ps(x, z, c.a2);
+    x = _mm512_set1_ps(w[3]), a.a3 = _mm512_fmadd_ps(x, u, a.a3), b.a3 = _mm512_fmadd_ps(x, v, b.a3),
+    c.a3 = _mm512_fmadd_ps(x, z, c.a3);
+    x = _mm512_set1_ps(w[4]), a.a4 = _mm512_fmadd_ps(x, u, a.a4), b.a4 = _mm512_fmadd_ps(x, v, b.a4),
+    c.a4 = _mm512_fmadd_ps(x, z, c.a4);
+    x = _mm512_set1_ps(w[5]), a.a5 = _mm512_fmadd_ps(x, u, a.a5), b.a5 = _mm512_fmadd_ps(x, v, b.a5),
+    c.a5 = _mm512_fmadd_ps(x, z, c.a5);
+    x = _mm512_set1_ps(w[6]), a.a6 = _mm512_fmadd_ps(x, u, a.a6), b.a6 = _mm512_fmadd_ps(x, v, b.a6),
+    c.a6 = _mm512_fmadd_ps(x, z, c.a6);
+    x = _mm512_set1_ps(w[7]), a.a7 = _mm512_fmadd_ps(x, u, a.a7), b.a7 = _mm512_fmadd_ps(x, v, b.a7),
+    c.a7 = _mm512_fmadd_ps(x, z, c.a7);
+}
+
+// Output rows [oh, oh + rows) (rows 1..3), columns [ow, ow + 16) under mask m, channels
+// [o0, o0 + 8). With fewer than 3 rows the spare accumulators repeat the last row's
+// work and are not stored.
+void direct_tile(float* y, const float* xpad, const float* wt, const float* bias, bool add, const Geom& g,
+                 int oh, int rows, int ow, __mmask16 m, int o0) {
+    const int OH = g.OH(), OW = g.OW(), Wp = g.Wp(), plane = g.Hp() * g.Wp();
+    const long stride = (long)OH * OW;  // between channels of y
+    const int r1 = std::min(1, rows - 1), r2 = std::min(2, rows - 1);  // row offsets of b and c
+    float* y0 = y + ((long)o0 * OH + oh) * OW + ow;
+    const float* b0 = bias ? bias + o0 : nullptr;
+    Acc8 a, b, c;
+    a.init(y0, stride, m, add, b0);
+    b.init(y0 + r1 * OW, stride, m, add, b0);
+    c.init(y0 + r2 * OW, stride, m, add, b0);
+    const float* w = wt + o0;
+    for (int ci = 0; ci < g.C; ++ci)
+        for (int kh = 0; kh < g.KH; ++kh) {
+            const float* row = xpad + (long)ci * plane + (long)(oh + kh) * Wp + ow;
+            for (int kw = 0; kw < g.KW; ++kw, w += g.OC)
+                fma_3x8(a, b, c, w, _mm512_maskz_loadu_ps(m, row + kw), _mm512_maskz_loadu_ps(m, row + r1 * Wp + kw),
+                        _mm512_maskz_loadu_ps(m, row + r2 * Wp + kw));
+        }
+    a.store(y0, stride, m);
+    if (rows >= 2) b.store(y0 + OW, stride, m);
+    if (rows >= 3) c.store(y0 + 2 * OW, stride, m);
+}
+
+// y (OC,OH,OW) = bias + conv(xpad), or y += conv(xpad) when `add`.
+// xpad (C,Hp,Wp) padded input; wt (K,OC) the weights transposed (K = C*KH*KW); bias (OC) or nullptr.
+void conv_direct_example(float* y, const float* xpad, const float* wt, const float* bias, bool add, const Geom& g) {
+    const int OH = g.OH(), OW = g.OW();
+    for (int ow = 0; ow < OW; ow += 16) {
+        const __mmask16 m = OW - ow >= 16 ? (__mmask16)0xFFFF : tail_mask(OW - ow);
+        for (int o0 = 0; o0 < g.OC; o0 += 8) {
+            for (int oh = 0; oh < OH; oh += 3) direct_tile(y, xpad, wt, bias, add, g, oh, std::min(3, OH - oh), ow, m, o0);
+        }
+    }
+}
+#else
+bool direct_conv(const Geom&) { return false; }
+void conv_direct_example(float*, const float*, const float*, const float*, bool, const Geom&) {}
+#endif
+
+// ---- weight gradient, direct (stride 1, OC = 32, K a multiple of 10) -------------------------
+// dW^T[(c,kh,kw)][o] += sum_{oh,ow} xpad[c][oh+kh][ow+kw] dy[o][oh][ow]. With dy transposed
+// to dyt (OHW,OC), the 32 channels of one position are two vectors; a tile of 10
+// consecutive k holds 20 accumulators, and each position costs 2 loads, 10 broadcasts
+// of input values (read in place: no im2col) and 20 FMAs. No lanes are wasted on the
+// 14-wide rows and no horizontal sums are needed.
+#ifdef __AVX512F__
+bool direct_weight_grad(const Geom& g) { return g.S == 1 && g.OC == 32 && g.K() % 10 == 0; }
+
+struct Acc10 {
+    __m512 k0, k1, k2, k3, k4, k5, k6, k7, k8, k9;
+    Acc10()
+        : k0(_mm512_setzero_ps()), k1(k0), k2(k0), k3(k0), k4(k0), k5(k0), k6(k0), k7(k0), k8(k0), k9(k0) {}
+};
+
+// lo_j += x[off_j] dlo and hi_j += x[off_j] dhi for the tile's 10 input values
+inline void fma_10x2(Acc10& lo, Acc10& hi, const float* x, const long* off, __m512 dlo, __m512 dhi) {
+    __m512 v;
+    v = _mm512_set1_ps(x[off[0]]), lo.k0 = _mm512_fmadd_ps(v, dlo, lo.k0), hi.k0 = _mm512_fmadd_ps(v, dhi, hi.k0);
+    v = _mm512_set1_ps(x[off[1]]), lo.k1 = _mm512_fmadd_ps(v, dlo, lo.k1), hi.k1 = _mm512_fmadd_ps(v, dhi, hi.k1);
+    v = _mm512_set1_ps(x[off[2]]), lo.k2 = _mm512_fmadd_ps(v, dlo, lo.k2), hi.k2 = _mm512_fmadd_ps(v, dhi, hi.k2);
+    v = _mm512_set1_ps(x[off[3]]), lo.k3 = _mm512_fmadd_ps(v, dlo, lo.k3), hi.k3 = _mm512_fmadd_ps(v, dhi, hi.k3);
+    v = _mm512_set1_ps(x[off[4]]), lo.k4 = _mm512_fmadd_ps(v, dlo, lo.k4), hi.k4 = _mm512_fmadd_ps(v, dhi, hi.k4);
+    v = _mm512_set1_ps(x[off[5]]), lo.k5 = _mm512_fmadd_ps(v, dlo, lo.k5), hi.k5 = _mm512_fmadd_ps(v, dhi, hi.k5);
+    v = _mm512_set1_ps(x[off[6]]), lo.k6 = _mm512_fmadd_ps(v, dlo, lo.k6), hi.k6 = _mm512_fmadd_ps(v, dhi, hi.k6);
+    v = _mm512_set1_ps(x[off[7]]), lo.k7 = _mm512_fmadd_ps(v, dlo, lo.k7), hi.k7 = _mm512_fmadd_ps(v, dhi, hi.k7);
+    v = _mm512_set1_ps(x[off[8]]), lo.k8 = _mm512_fmadd_ps(v, dlo, lo.k8), hi.k8 = _mm512_fmadd_ps(v, dhi, hi.k8);
+    v = _mm512_set1_ps(x[off[9]]), lo.k9 = _mm512_fmadd_ps(v, dlo, lo.k9), hi.k9 = _mm512_fmadd_ps(v, dhi, hi.k9);
+}
+
+// dst[0..16) += v
+inline void add_to(float* dst, __m512 v) { _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), v)); }
+
+// dwt (K,32) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,32).
+void weight_grad_direct(float* dwt, const float* xpad, const float* dyt, const Geom& g) {
+    const int OH = g.OH(), OW = g.OW(), Wp = g.Wp(), plane = g.Hp() * g.Wp();
+    for (int k0 = 0; k0 < g.K(); k0 += 10) {
+        long off[10];  // offset of each k's window origin in xpad
+        for (int j = 0; j < 10; ++j) {
+            const int k = k0 + j, c = k / (g.KH * g.KW), kh = k / g.KW % g.KH, kw = k % g.KW;
+            off[j] = (long)c * plane + (long)kh * Wp + kw;
+        }
+        Acc10 lo, hi;
+        const float* d = dyt;
+        for (int oh = 0; oh < OH; ++oh)
+            for (int ow = 0; ow < OW; ++ow, d += 32)
+                fma_10x2(lo, hi, xpad + (long)oh * Wp + ow, off, _mm512_loadu_ps(d), _mm512_loadu_ps(d + 16));
+        float* out = dwt + (long)k0 * 32;
+        add_to(out + 0, lo.k0), add_to(out + 16, hi.k0);
+        add_to(out + 32, lo.k1), add_to(out + 48, hi.k1);
+        add_to(out + 64, lo.k2), add_to(out + 80, hi.k2);
+        add_to(out + 96, lo.k3), add_to(out + 112, hi.k3);
+        add_to(out + 128, lo.k4), add_to(out + 144, hi.k4);
+        add_to(out + 160, lo.k5), add_to(out + 176, hi.k5);
+        add_to(out + 192, lo.k6), add_to(out + 208, hi.k6);
+        add_to(out + 224, lo.k7), add_to(out + 240, hi.k7);
+        add_to(out + 256, lo.k8), add_to(out + 272, hi.k8);
+        add_to(out + 288, lo.k9), add_to(out + 304, hi.k9);
+    }
+}
+#else
+bool direct_weight_grad(const Geom&) { return false; }
+void weight_grad_direct(float*, const float*, const float*, const Geom&) {}
+#endif
+
+// dyt (OHW,OC) = dy (OC,OHW) transposed
+void transpose_dy(float* dyt, const float* dy, int OC, int OHW) {
+    for (int o = 0; o < OC; ++o)
+        for (int p = 0; p < OHW; ++p) dyt[(long)p * OC + o] = dy[(long)o * OHW + p];
+}
+
+// wt (K,OC) = weight (OC,K) transposed
+void transpose_weights(float* wt, const float* weight, const Geom& g) {
+    const int K = g.K();
+    for (int o = 0; o < g.OC; ++o)
+        for (int k = 0; k < K; ++k) wt[(long)k * g.OC + o] = weight[(long)o * K + k];
+}
+
 // ---- forward: y_b (OC,OHW) = W (OC,K) im2col(xpad_b) + bias ------------------------------
 void conv2d_forward(Node& n, const float* x, const float* weight, const float* bias) {
     const Geom g = geom_of(n);
     const int K = g.K(), OHW = g.OHW(), T = omp_get_max_threads();
     n.aux[0].resize(Shape{g.N, g.C, g.Hp(), g.Wp()});
-    n.aux[1].resize(Shape{T, K, OHW});
+    const bool direct = direct_conv(g);
+    if (direct) {  // aux[1]: the transposed weights (K,OC) instead of per-thread columns
+        n.aux[1].resize(Shape{K, g.OC});
+        transpose_weights(n.aux[1].data(), weight, g);
+    } else {
+        n.aux[1].resize(Shape{T, K, OHW});
+    }
     float* xpad = n.aux[0].data();
     float* y = n.out.data();
 #pragma omp parallel num_threads(T)
     {
         int first, last;
         thread_range(g.N, omp_get_thread_num(), omp_get_num_threads(), first, last);
-        float* cols = n.aux[1].data() + (long)omp_get_thread_num() * K * OHW;
+        float* cols = direct ? nullptr : n.aux[1].data() + (long)omp_get_thread_num() * K * OHW;
         for (int b = first; b < last; ++b) {
             float* xp = xpad + b * g.in_plane();
             float* yb = y + (long)b * g.OC * OHW;
             pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
+            if (direct) {
+                conv_direct_example(yb, xp, n.aux[1].data(), bias, false, g);
+                continue;
+            }
             im2col(cols, xp, g);
             if (bias)
                 for (int o = 0; o < g.OC; ++o) std::fill(yb + (long)o * OHW, yb + (long)(o + 1) * OHW, bias[o]);
@@ -151,9 +374,33 @@ void conv2d_forward(Node& n, const float* x, const float* weight, const float* b
     }
 }
 
+// ---- input gradient as a direct convolution (stride 1) ----------------------------------
+// dx[c][h][w] = sum_{o,kh,kw} W[o][c][kh][kw] dy[o][h+P-kh][w+P-kw]: a stride-1
+// convolution of dy, padded by Q = K-1-P, with the flipped weights
+// Wf[c][o][kh][kw] = W[o][c][K-1-kh][K-1-kw]. Its output has dx's shape.
+Geom input_grad_geom(const Geom& g) {
+    return Geom{g.N, g.OC, g.OH(), g.OW(), g.C, g.KH, g.KW, 1, g.KH - 1 - g.P};
+}
+
+bool direct_input_grad(const Geom& g) {
+    return g.S == 1 && g.KH == g.KW && g.P <= g.KH - 1 && direct_conv(input_grad_geom(g));
+}
+
+// wft (OC*KH*KW, C): the flipped weights transposed, wft[(o,kh,kw)][c] = W[o][c][KH-1-kh][KW-1-kw]
+void flip_weights(float* wft, const float* weight, const Geom& g) {
+    for (int o = 0; o < g.OC; ++o)
+        for (int c = 0; c < g.C; ++c)
+            for (int kh = 0; kh < g.KH; ++kh)
+                for (int kw = 0; kw < g.KW; ++kw)
+                    wft[(((long)o * g.KH + kh) * g.KW + kw) * g.C + c] =
+                        weight[(((long)o * g.C + c) * g.KH + g.KH - 1 - kh) * g.KW + g.KW - 1 - kw];
+}
+
 // Per-thread backward workspace. aux[2] holds, per thread, the partial sums
-// dW (OC*K) | db (OC) | and with statistics sq_W (OC*K) | sq_b (OC) | g_W (OC*K) | g_b (OC).
-// aux[3] holds, per thread, dcols (K*OHW) | dxpad (C*Hp*Wp).
+// dW^T (K*OC) | db (OC) | and with statistics sq_W^T (K*OC) | sq_b (OC) | g_W^T (K*OC) | g_b (OC).
+// The weight parts are transposed, (K,OC): see weight_grad_example.
+// aux[3] holds, per thread, dcols (K*OHW) | dxpad (C*Hp*Wp); or, with the direct
+// input gradient, wft (OC*KH*KW, C) once, then per thread a padded dy (input_grad_geom's in_plane).
 struct Workspace {
     long wsize, stride;  // OC*K + OC, floats per thread in aux[2]
     float* part(Node& n, int tid) const { return n.aux[2].data() + tid * stride; }
@@ -164,15 +411,22 @@ Workspace make_workspace(Node& n, const Geom& g, int T, bool stats, bool need_dx
     ws.wsize = (long)g.OC * g.K() + g.OC;
     ws.stride = ws.wsize * (stats ? 3 : 1);
     n.aux[2].resize(Shape{T, (int)ws.stride});
-    if (need_dx) n.aux[3].resize(Shape{T, (int)((long)g.K() * g.OHW() + g.in_plane())});
+    if (need_dx && direct_input_grad(g))
+        n.aux[3].resize(Shape{(int)((long)g.K() * g.OC + T * input_grad_geom(g).in_plane())});
+    else if (need_dx)
+        n.aux[3].resize(Shape{T, (int)((long)g.K() * g.OHW() + g.in_plane())});
     return ws;
 }
 
-// db (OC) += row sums of dy (OC,OHW)
+// db (OC) += row sums of dy (OC,OHW). The sums are vectorised ('omp simd'
+// lets the compiler reorder the additions; a scalar chain of 196 dependent adds
+// per row cost more than the rest of the bias gradient).
 void add_row_sums(float* db, const float* dy, int OC, int OHW) {
     for (int o = 0; o < OC; ++o) {
+        const float* row = dy + (long)o * OHW;
         float acc = 0.0f;
-        for (int i = 0; i < OHW; ++i) acc += dy[(long)o * OHW + i];
+#pragma omp simd reduction(+ : acc)
+        for (int i = 0; i < OHW; ++i) acc += row[i];
         db[o] += acc;
     }
 }
@@ -180,6 +434,7 @@ void add_row_sums(float* db, const float* dy, int OC, int OHW) {
 // With statistics: gsum += g;  gsq += g^2;  returns ||g||^2, for g of `size` floats.
 float add_and_square(float* gsum, float* gsq, const float* g, long size) {
     float norm = 0.0f;
+#pragma omp simd reduction(+ : norm)
     for (long i = 0; i < size; ++i) {
         gsum[i] += g[i];
         gsq[i] += g[i] * g[i];
@@ -188,49 +443,70 @@ float add_and_square(float* gsum, float* gsq, const float* g, long size) {
     return norm;
 }
 
-// Weight and bias gradient of one example, into this thread's partials.
-// cols (K,OHW) = im2col of the example; dy (OC,OHW). Returns ||contribution||^2
-// when statistics are on (the caller scales it by s^2).
-float weight_grad_example(float* part, const Workspace& ws, const float* cols, const float* dy,
+// dwt (K,OC) = beta dwt + the weight gradient of one example, transposed.
+// With the direct kernel, cols is scratch for dy transposed; otherwise it holds
+// im2col of the example (K,OHW). xpad (C,Hp,Wp), dy (OC,OHW).
+void weight_grad_transposed(float* dwt, float beta, const float* xpad, float* cols, const float* dy, const Geom& g) {
+    const int K = g.K(), OHW = g.OHW(), OC = g.OC;
+    if (!direct_weight_grad(g)) {
+        sgemm(false, true, K, OC, OHW, 1.0f, cols, OHW, dy, OHW, beta, dwt, OC);
+        return;
+    }
+    if (beta == 0.0f) std::fill(dwt, dwt + (long)K * OC, 0.0f);
+    transpose_dy(cols, dy, OC, OHW);
+    weight_grad_direct(dwt, xpad, cols, g);
+}
+
+// Weight and bias gradient of one example, into this thread's partials (see
+// weight_grad_transposed for xpad and cols). Returns ||contribution||^2 when
+// statistics are on (the caller scales it by s^2).
+float weight_grad_example(float* part, const Workspace& ws, const float* xpad, float* cols, const float* dy,
                           const Geom& g, bool has_bias, bool stats) {
     const int K = g.K(), OHW = g.OHW(), OC = g.OC;
     if (!stats) {
-        sgemm(false, true, OC, K, OHW, 1.0f, dy, OHW, cols, OHW, 1.0f, part, K);
+        weight_grad_transposed(part, 1.0f, xpad, cols, dy, g);
         if (has_bias) add_row_sums(part + (long)OC * K, dy, OC, OHW);
         return 0.0f;
     }
     float* sq = part + ws.wsize;
-    float* gb = part + 2 * ws.wsize;  // g_W (OC,K) then g_b (OC)
-    sgemm(false, true, OC, K, OHW, 1.0f, dy, OHW, cols, OHW, 0.0f, gb, K);
+    float* gb = part + 2 * ws.wsize;  // g_W^T (K,OC) then g_b (OC)
+    weight_grad_transposed(gb, 0.0f, xpad, cols, dy, g);
     std::fill(gb + (long)OC * K, gb + ws.wsize, 0.0f);
     if (has_bias) add_row_sums(gb + (long)OC * K, dy, OC, OHW);
     return add_and_square(part, sq, gb, has_bias ? ws.wsize : (long)OC * K);
 }
 
-// Input gradient of one example: dx_b (C,H,W) += col2im(W^T dy_b).
-void input_grad_example(float* dx, float* scratch, const float* weight, const float* dy, const Geom& g) {
+// Input gradient of one example: dx_b (C,H,W) += col2im(W^T dy_b)  (= when `assign`).
+void input_grad_example(float* dx, float* scratch, const float* weight, const float* dy, const Geom& g,
+                        bool assign) {
     float* dcols = scratch;
     float* dxpad = scratch + (long)g.K() * g.OHW();
     sgemm(true, false, g.K(), g.OHW(), g.OC, 1.0f, weight, g.K(), dy, g.OHW(), 0.0f, dcols, g.OHW());
     std::fill(dxpad, dxpad + g.in_plane(), 0.0f);
     col2im(dxpad, dcols, g);
-    unpad_add(dx, dxpad, g);
+    unpad_add(dx, dxpad, g, assign);
+}
+
+// dst (C,R) += scale * src^T for src (R,C)
+void add_transposed(float* dst, const float* src, int R, int C, float scale) {
+    for (int c = 0; c < C; ++c)
+        for (int r = 0; r < R; ++r) dst[(long)c * R + r] += scale * src[(long)r * C + c];
 }
 
 // Adds the threads' partials in thread order: W.grad, b.grad and (with statistics)
-// grad_sq += (s^2/B) sum_b g_b^2.
+// grad_sq += (s^2/B) sum_b g_b^2. Weight partials are (K,OC): transposed back here.
 void reduce_partials(Node& n, const Workspace& ws, int nt, const Geom& g, bool stats, float sq_scale) {
     Parameter* W = n.params[0];
     Parameter* bias = n.params[1];
     const long wn = (long)g.OC * g.K();
     for (int tid = 0; tid < nt; ++tid) {
         const float* part = ws.part(n, tid);
-        for (long i = 0; i < wn; ++i) W->grad[i] += part[i];
+        add_transposed(W->grad.data(), part, g.K(), g.OC, 1.0f);
         if (bias)
             for (int o = 0; o < g.OC; ++o) bias->grad[o] += part[wn + o];
         if (!stats) continue;
         const float* sq = part + ws.wsize;
-        for (long i = 0; i < wn; ++i) W->grad_sq[i] += sq_scale * sq[i];
+        add_transposed(W->grad_sq.data(), sq, g.K(), g.OC, sq_scale);
         if (bias)
             for (int o = 0; o < g.OC; ++o) bias->grad_sq[o] += sq_scale * sq[wn + o];
     }
@@ -254,11 +530,15 @@ void conv2d_backward(Tape& t, Node& n) {
     if (stats) begin_conv_statistics(t, n, g);
     const Workspace ws = make_workspace(n, g, T, stats, need_dx);
     n.aux[1].resize(Shape{T, K, OHW});
-    float* dx = need_dx ? t.grad_acc(n.in[0]).data() : nullptr;
+    bool assign_dx = false;  // first write of dx: every element is assigned, no zeroing
+    float* dx = need_dx ? t.grad_write(n.in[0], assign_dx).data() : nullptr;
     const float* dy = n.grad->data();
     const float* weight = n.params[0]->value.data();
     const float s2 = t.stats_scale() * t.stats_scale();
     float* sqnorm = stats ? t.per_example_sqnorm() : nullptr;
+    const bool direct_dx = need_dx && direct_input_grad(g);
+    const Geom gi = input_grad_geom(g);
+    if (direct_dx) flip_weights(n.aux[3].data(), weight, g);
     int used = 1;
 #pragma omp parallel num_threads(T)
     {
@@ -271,12 +551,18 @@ void conv2d_backward(Tape& t, Node& n) {
         std::fill(part, part + ws.stride, 0.0f);
         for (int b = first; b < last; ++b) {
             const float* dyb = dy + (long)b * g.OC * OHW;
-            im2col(cols, n.aux[0].data() + b * g.in_plane(), g);
-            const float norm = weight_grad_example(part, ws, cols, dyb, g, has_bias, stats);
+            const float* xpad = n.aux[0].data() + b * g.in_plane();
+            if (!direct_weight_grad(g)) im2col(cols, xpad, g);
+            const float norm = weight_grad_example(part, ws, xpad, cols, dyb, g, has_bias, stats);
             if (stats) sqnorm[b] += s2 * norm;
-            if (need_dx)
-                input_grad_example(dx + (long)b * g.C * g.H * g.W, n.aux[3].data() + tid * n.aux[3].dim(1),
-                                   weight, dyb, g);
+            float* dxb = dx + (long)b * g.C * g.H * g.W;
+            if (direct_dx) {
+                float* dypad = n.aux[3].data() + (long)K * g.OC + tid * gi.in_plane();
+                pad_example(dypad, dyb, gi);
+                conv_direct_example(dxb, dypad, n.aux[3].data(), nullptr, !assign_dx, gi);
+            } else if (need_dx) {
+                input_grad_example(dxb, n.aux[3].data() + tid * n.aux[3].dim(1), weight, dyb, g, assign_dx);
+            }
         }
     }
     reduce_partials(n, ws, used, g, stats, s2 / static_cast<float>(g.N));

@@ -84,10 +84,16 @@ void unary_backward(Tape& t, Node& n) {
     const float* x = t.node(n.in[0]).value->data();
     const float* y = n.value->data();
     const float* dy = n.grad->data();
-    float* dx = t.grad_acc(n.in[0]).data();
+    bool assign;
+    float* dx = t.grad_write(n.in[0], assign).data();
     const long size = static_cast<long>(n.value->size());
+    if (assign) {
 #pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-    for (long i = 0; i < size; ++i) dx[i] += dy[i] * Op::df(x[i], y[i], p);
+        for (long i = 0; i < size; ++i) dx[i] = dy[i] * Op::df(x[i], y[i], p);
+    } else {
+#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
+        for (long i = 0; i < size; ++i) dx[i] += dy[i] * Op::df(x[i], y[i], p);
+    }
 }
 
 template <class Op>

@@ -48,4 +48,9 @@ void conv2d_backward_naive(float* dinp, float* dweight, float* dbias, const floa
                            const float* inp, const float* weight, int N, int C, int H, int W,
                            int OC, int KH, int KW, int stride, int padding);
 
+// out (planes,OH,OW), argmax (planes,OH,OW) index of the maximum in its plane (first
+// on ties); inp (planes,H,W). The reference for max_pool2d's forward.
+void max_pool2d_forward_naive(float* out, int* argmax, const float* inp, int planes, int H, int W, int kernel,
+                              int stride);
+
 }  // namespace dl

@@ -1,6 +1,10 @@
 // Max and average pooling over square windows, without padding. Windows may
 // overlap (stride < kernel): backward then adds several contributions into one
 // input element, which is safe because each plane is handled by one thread.
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -24,40 +28,94 @@ PoolGeom pool_geom(const Node& n) {
 bool pool_parallel(const PoolGeom& g) { return (long)g.planes * g.H * g.W >= (long)kParallelMin; }
 
 // ---- max pool: y (planes,OH,OW) = max over each window of x (planes,H,W) ----------------
-// argmax (planes*OH*OW): the index of the maximum inside its input plane (first on ties).
+// argmax (planes*OH*OW): the index of the maximum inside its input plane (first on ties,
+// scanning the window row by row).
+// The reference for any window; max_pool2d uses the 2x2 stride-2 kernel below when it fits.
+void max_pool_forward_plane(float* y, int* argmax, const float* xp, const PoolGeom& g) {
+    for (int oh = 0; oh < g.OH; ++oh)
+        for (int ow = 0; ow < g.OW; ++ow) {
+            int best = oh * g.S * g.W + ow * g.S;
+            float best_v = xp[best];
+            for (int kh = 0; kh < g.K; ++kh) {
+                const int row = (oh * g.S + kh) * g.W + ow * g.S;
+                for (int kw = 0; kw < g.K; ++kw)
+                    if (xp[row + kw] > best_v) {
+                        best_v = xp[row + kw];
+                        best = row + kw;
+                    }
+            }
+            y[oh * g.OW + ow] = best_v;
+            argmax[oh * g.OW + ow] = best;
+        }
+}
+
+#ifdef __AVX512F__
+// 2x2 windows, stride 2: one output row from input rows r0 = xp + 2 oh W and r1 = r0 + W,
+// 16 outputs at a time. The even and odd columns are split with a permute, then the four
+// candidates are compared in the reference's order with a strict '>' (same ties, same NaNs).
+void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, int row0, int W, int OW) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    for (int ow = 0; ow < OW; ow += 16) {
+        const int n = std::min(16, OW - ow), cols = std::min(32, W - 2 * ow);
+        const __mmask16 lo = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+        const __mmask16 hi = cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+        const float* a = r0 + 2 * ow;
+        const float* b = r1 + 2 * ow;
+        const __m512 a0 = _mm512_maskz_loadu_ps(lo, a), a1 = _mm512_maskz_loadu_ps(hi, a + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(lo, b), b1 = _mm512_maskz_loadu_ps(hi, b + 16);
+        __m512 best = _mm512_permutex2var_ps(a0, even, a1);
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(row0 + 2 * ow), even);  // index of a0's evens
+        __m512i idx = base;
+        const __m512 cand[3] = {_mm512_permutex2var_ps(a0, odd, a1), _mm512_permutex2var_ps(b0, even, b1),
+                                _mm512_permutex2var_ps(b0, odd, b1)};
+        const int offset[3] = {1, W, W + 1};
+        for (int c = 0; c < 3; ++c) {
+            const __mmask16 gt = _mm512_cmp_ps_mask(cand[c], best, _CMP_GT_OQ);
+            best = _mm512_mask_blend_ps(gt, best, cand[c]);
+            idx = _mm512_mask_blend_epi32(gt, idx, _mm512_add_epi32(base, _mm512_set1_epi32(offset[c])));
+        }
+        const __mmask16 out = (__mmask16)((1u << n) - 1);
+        _mm512_mask_storeu_ps(y + ow, out, best);
+        _mm512_mask_storeu_epi32(argmax + ow, out, idx);
+    }
+}
+#endif
+
+bool is_2x2_stride_2(const PoolGeom& g) { return g.K == 2 && g.S == 2; }
+
 void max_pool_forward(float* y, int* argmax, const float* x, const PoolGeom& g) {
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
     for (int p = 0; p < g.planes; ++p) {
         const float* xp = x + (long)p * g.H * g.W;
-        const long o0 = (long)p * g.OH * g.OW;
-        for (int oh = 0; oh < g.OH; ++oh)
-            for (int ow = 0; ow < g.OW; ++ow) {
-                int best = oh * g.S * g.W + ow * g.S;
-                float best_v = xp[best];
-                for (int kh = 0; kh < g.K; ++kh) {
-                    const int row = (oh * g.S + kh) * g.W + ow * g.S;
-                    for (int kw = 0; kw < g.K; ++kw)
-                        if (xp[row + kw] > best_v) {
-                            best_v = xp[row + kw];
-                            best = row + kw;
-                        }
-                }
-                y[o0 + oh * g.OW + ow] = best_v;
-                argmax[o0 + oh * g.OW + ow] = best;
-            }
+        float* yp = y + (long)p * g.OH * g.OW;
+        int* ap = argmax + (long)p * g.OH * g.OW;
+#ifdef __AVX512F__
+        if (is_2x2_stride_2(g)) {
+            for (int oh = 0; oh < g.OH; ++oh)
+                max_pool_2x2_row(yp + oh * g.OW, ap + oh * g.OW, xp + 2 * oh * g.W, xp + (2 * oh + 1) * g.W,
+                                 2 * oh * g.W, g.W, g.OW);
+            continue;
+        }
+#endif
+        max_pool_forward_plane(yp, ap, xp, g);
     }
 }
 
-// dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax
+// dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax.
+// On the first write of dx each plane is zeroed here, in the parallel loop,
+// while it is in cache (instead of the whole tensor on one thread).
 void max_pool_backward(Tape& t, Node& n) {
     const PoolGeom g = pool_geom(n);
-    float* dx = t.grad_acc(n.in[0]).data();
+    bool assign;
+    float* dx = t.grad_write(n.in[0], assign).data();
     const float* dy = n.grad->data();
     const int* argmax = n.ints.data();
     const int out_plane = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
     for (int p = 0; p < g.planes; ++p) {
         float* dxp = dx + (long)p * g.H * g.W;
+        if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
         const long o0 = (long)p * out_plane;
         for (int i = 0; i < out_plane; ++i) dxp[argmax[o0 + i]] += dy[o0 + i];
     }
@@ -82,12 +140,14 @@ void avg_pool_forward(float* y, const float* x, const PoolGeom& g) {
 // dx (planes,H,W) += dy / K^2 spread over each window
 void avg_pool_backward(Tape& t, Node& n) {
     const PoolGeom g = pool_geom(n);
-    float* dx = t.grad_acc(n.in[0]).data();
+    bool assign;
+    float* dx = t.grad_write(n.in[0], assign).data();
     const float* dy = n.grad->data();
     const float inv = 1.0f / (float)(g.K * g.K);
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
     for (int p = 0; p < g.planes; ++p) {
         float* dxp = dx + (long)p * g.H * g.W;
+        if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
         for (int oh = 0; oh < g.OH; ++oh)
             for (int ow = 0; ow < g.OW; ++ow) {
                 const float d = dy[((long)p * g.OH + oh) * g.OW + ow] * inv;
@@ -122,6 +182,13 @@ Var max_pool2d(Tape& t, Var x, int kernel, int stride) {
     n.ints.resize(n.out.size());
     max_pool_forward(n.out.data(), n.ints.data(), t.value(x).data(), pool_geom(n));
     return Var{t.size() - 1};
+}
+
+void max_pool2d_forward_naive(float* out, int* argmax, const float* inp, int planes, int H, int W, int kernel,
+                              int stride) {
+    const PoolGeom g{planes, H, W, (H - kernel) / stride + 1, (W - kernel) / stride + 1, kernel, stride};
+    for (int p = 0; p < planes; ++p)
+        max_pool_forward_plane(out + (long)p * g.OH * g.OW, argmax + (long)p * g.OH * g.OW, inp + (long)p * H * W, g);
 }
 
 Var avg_pool2d(Tape& t, Var x, int kernel, int stride) {

@@ -18,9 +18,12 @@ void sum_backward(Tape& t, Node& n) {
 
 // ---- reshape: same data, new shape;  dx += dy (same layout) --------------------
 void reshape_backward(Tape& t, Node& n) {
-    Tensor& dx = t.grad_acc(n.in[0]);
+    bool assign;
+    Tensor& dx = t.grad_write(n.in[0], assign);
     const float* dy = n.grad->data();
-    for (size_t i = 0; i < dx.size(); ++i) dx[i] += dy[i];
+    if (assign) std::copy(dy, dy + dx.size(), dx.data());
+    else
+        for (size_t i = 0; i < dx.size(); ++i) dx[i] += dy[i];
 }
 
 // ---- add_bias: y (R,M) = x (R,M) + bias (M) --------------------------------------

@@ -74,6 +74,16 @@ Tensor& Tape::grad_acc(int id) {
     return *n.grad;
 }
 
+Tensor& Tape::grad_write(int id, bool& assign) {
+    Node& n = *nodes_[id];
+    assign = !n.grad_ready;
+    if (assign) {
+        n.grad->resize(n.value->shape());
+        n.grad_ready = true;
+    }
+    return *n.grad;
+}
+
 const Tensor& Tape::grad(Var v) {
     node(v);  // validates v
     return grad_acc(v.id);

@@ -94,6 +94,12 @@ public:
                  BackwardFn backward, bool owns_params = false);
     // For backward functions: the gradient buffer of node `id`, zeroed on first use.
     Tensor& grad_acc(int id);
+    // For backward functions that write every element of an input's gradient:
+    // like grad_acc, but without the zeroing. `assign` is true on the first write
+    // of the pass; the buffer's contents are then undefined and the op must
+    // assign (=) instead of adding. (Zeroing a few MB of activation gradients
+    // per step, on one thread, cost about as much as the ops that then add.)
+    Tensor& grad_write(int id, bool& assign);
 
     void backward(Var loss);
     void reset() { count_ = 0; }

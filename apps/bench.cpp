@@ -1,0 +1,445 @@
+// build/bench: speed of training steps, of the statistics path and of the kernels.
+//
+//   build/bench                          one JSON object a line
+//   build/bench --table                  a readable table instead
+//   build/bench --only cnn_train_step,sgemm --threads 2 --repeats 40
+//
+// Every case times single calls after a warm-up and reports the median
+// (ms_per_step). A training step is what the trainer does: tape.reset(),
+// zero_grad, forward, softmax cross-entropy, backward, SGD step, with the
+// tape and its buffers reused from step to step. The *_stats cases alternate
+// plain and statistics steps one by one, so that their ratio_to_plain compares
+// the two under the same machine load (this machine is noisy).
+#include <sys/resource.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "apps/common/blas_setup.h"
+#include "core/core.h"
+#include "core/kernels.h"
+#include "core/ops_nn.h"
+#include "core/parallel.h"
+#include "data/data.h"
+#include "layers/models.h"
+#include "optim/sgd.h"
+
+using namespace dl;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+    bool table = false;
+    std::vector<std::string> only;
+    int threads = 2;
+    int repeats = 30;
+    double max_seconds = 3.0;  // per case: stop early (after 5 samples) past this
+};
+
+// One line of output.
+struct Result {
+    Result(std::string n, int b) : name(std::move(n)), batch(b) {}
+    std::string name;
+    int batch = 0;
+    double ms = 0;               // median ms per call
+    double cpu_ms = 0;           // median CPU ms per call (all threads)
+    double gflop = 0;            // work per call (0: not a FLOP-bound case)
+    double ratio_to_plain = 0;   // statistics cases
+    double plain_ms = 0;         // statistics cases: the plain step, same run
+    std::string note;
+};
+
+double ms_since(Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// CPU time of the whole process (all threads), in ms. On a busy machine the
+// wall time of a call includes time spent descheduled; the CPU time does not
+// (but it does include OpenMP threads spinning at barriers). The kernel adds a
+// running worker thread's time only at ticks and switches, so for calls of a
+// few ms the figure is exact with --threads 1 and approximate above.
+double cpu_ms() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int warmup_count(const Options& o) { return std::max(3, o.repeats / 5); }
+
+// Median wall and CPU ms of single calls of f after a warm-up.
+void time_median(Result& r, const Options& o, const std::function<void()>& f) {
+    for (int i = 0; i < warmup_count(o); ++i) f();
+    std::vector<double> ms, cpu;
+    const auto start = Clock::now();
+    for (int i = 0; i < o.repeats; ++i) {
+        const auto t0 = Clock::now();
+        const double c0 = cpu_ms();
+        f();
+        cpu.push_back(cpu_ms() - c0);
+        ms.push_back(ms_since(t0));
+        if (i >= 4 && ms_since(start) > 1e3 * o.max_seconds) break;
+    }
+    r.ms = median(ms);
+    r.cpu_ms = median(cpu);
+}
+
+// Alternates a (the plain step) and b (the statistics step) call by call: r gets
+// b's medians, the plain step's median and the median of the per-pair ratios b/a.
+void time_pairs(Result& r, const Options& o, const std::function<void()>& a, const std::function<void()>& b) {
+    for (int i = 0; i < warmup_count(o); ++i) a(), b();
+    std::vector<double> ta, tb, cb, ratio;
+    const auto start = Clock::now();
+    for (int i = 0; i < o.repeats; ++i) {
+        auto t0 = Clock::now();
+        a();
+        ta.push_back(ms_since(t0));
+        t0 = Clock::now();
+        const double c0 = cpu_ms();
+        b();
+        cb.push_back(cpu_ms() - c0);
+        tb.push_back(ms_since(t0));
+        ratio.push_back(tb.back() / ta.back());
+        if (i >= 4 && ms_since(start) > 2e3 * o.max_seconds) break;
+    }
+    r.plain_ms = median(ta);
+    r.ms = median(tb);
+    r.cpu_ms = median(cb);
+    r.ratio_to_plain = median(ratio);
+}
+
+Tensor random_tensor(const Shape& s, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    Tensor t(s);
+    for (size_t i = 0; i < t.size(); ++i) t[i] = normal(rng);
+    return t;
+}
+
+std::vector<int> labels(int batch) {
+    std::vector<int> y(batch);
+    for (int i = 0; i < batch; ++i) y[i] = (i * 7) % 10;
+    return y;
+}
+
+// A model, its optimizer and a fixed batch: one training step as the trainer runs it.
+struct TrainSetup {
+    std::unique_ptr<Module> model;
+    std::unique_ptr<SGD> opt;
+    Tensor x;
+    std::vector<int> y;
+
+    TrainSetup(const std::string& name, int batch)
+        : model(make_model(name, 1, 28, 28, 10, 1)),
+          opt(std::make_unique<SGD>(model->parameters(), SGDOptions{0.01f})),
+          x(random_tensor(Shape{batch, 1, 28, 28}, 2)),
+          y(labels(batch)) {}
+
+    void step(Tape& tape) {
+        tape.reset();
+        opt->zero_grad();
+        Var input = tape.input(x.data(), x.shape());
+        Var loss = softmax_cross_entropy(tape, model->forward(tape, input), y);
+        tape.backward(loss);
+        opt->step();
+    }
+};
+
+// FLOPs of one training step: forward 2 MACs per multiply-add, backward twice
+// that, except the first layer, whose input needs no gradient.
+double train_gflop(const std::string& model, int batch) {
+    double first, rest;  // forward MACs per example
+    if (model == "mlp") {
+        first = 784.0 * 256;
+        rest = 256.0 * 128 + 128.0 * 10;
+    } else {
+        first = 16.0 * 25 * 28 * 28;
+        rest = 32.0 * 400 * 14 * 14 + 1568.0 * 128 + 128.0 * 10;
+    }
+    return batch * 2.0 * (2 * first + 3 * rest) * 1e-9;
+}
+
+Result train_step(const Options& o, const std::string& model, int batch) {
+    TrainSetup s(model, batch);
+    Tape tape;
+    Result r(model + "_train_step", batch);
+    time_median(r, o, [&] { s.step(tape); });
+    r.gflop = train_gflop(model, batch);
+    return r;
+}
+
+Result train_step_stats(const Options& o, const std::string& model, int batch) {
+    TrainSetup s(model, batch);
+    Tape plain, stats;
+    stats.set_statistics(true);
+    Result r(model + "_train_step_stats", batch);
+    time_pairs(r, o, [&] { s.step(plain); }, [&] { s.step(stats); });
+    r.gflop = train_gflop(model, batch);
+    r.note = "plain and stats steps alternated";
+    return r;
+}
+
+Result cnn_inference(const Options& o) {
+    const int batch = 1000;
+    TrainSetup s("cnn", batch);
+    s.model->eval();
+    Tape tape;
+    NoGrad ng(tape);
+    Result r("cnn_inference", batch);
+    time_median(r, o, [&] {
+        tape.reset();
+        s.model->forward(tape, tape.input(s.x.data(), s.x.shape()));
+    });
+    r.gflop = batch * 2.0 * (16.0 * 25 * 784 + 32.0 * 400 * 196 + 1568.0 * 128 + 1280) * 1e-9;
+    return r;
+}
+
+// The cnn's second convolution alone: x (64,16,14,14) -> (64,32,14,14), kernel 5, padding 2.
+Result conv2d_case(const Options& o, bool backward) {
+    const int N = 64, C = 16, OC = 32, HW = 14, K = 5;
+    Parameter w("weight", Shape{OC, C, K, K}), b("bias", Shape{OC});
+    w.value = random_tensor(w.value.shape(), 3);
+    b.value = random_tensor(b.value.shape(), 4);
+    const Tensor x = random_tensor(Shape{N, C, HW, HW}, 5);
+    Tape tape;
+    Result r(backward ? "conv2d_backward" : "conv2d_forward", N);
+    const double fwd_gflop = 2.0 * N * OC * (C * K * K) * (HW * HW) * 1e-9;
+    if (!backward) {
+        time_median(r, o, [&] {
+            tape.reset();
+            conv2d(tape, tape.input(x, true), w, &b, 1, 2);
+        });
+        r.gflop = fwd_gflop;
+    } else {
+        Var loss = sum(tape, conv2d(tape, tape.input(x, true), w, &b, 1, 2));
+        time_median(r, o, [&] { tape.backward(loss); });
+        r.gflop = 2 * fwd_gflop;  // dW and dx
+        r.note = "dW, db and dx (+ the sum's fill)";
+    }
+    return r;
+}
+
+// The mlp's first layer alone: x (128,784) -> (128,256). In a training step its
+// input needs no gradient, so backward is dW and db only.
+Result linear_case(const Options& o, bool backward) {
+    const int N = 128, in = 784, out = 256;
+    Parameter w("weight", Shape{out, in}), b("bias", Shape{out});
+    w.value = random_tensor(w.value.shape(), 3);
+    b.value = random_tensor(b.value.shape(), 4);
+    const Tensor x = random_tensor(Shape{N, in}, 5);
+    Tape tape;
+    Result r(backward ? "linear_backward" : "linear_forward", N);
+    r.gflop = 2.0 * N * in * out * 1e-9;
+    if (!backward) {
+        time_median(r, o, [&] {
+            tape.reset();
+            linear(tape, tape.input(x), w, &b);
+        });
+    } else {
+        Var loss = sum(tape, linear(tape, tape.input(x), w, &b));
+        time_median(r, o, [&] { tape.backward(loss); });
+        r.note = "dW and db (input needs no gradient)";
+    }
+    return r;
+}
+
+// OpenBLAS sgemm alone. (M,N,K) = (32,12544,400) is the cnn's second convolution
+// forward over the whole batch as one GEMM; 1024^3 is a large square one.
+Result sgemm_case(const Options& o, const char* name, int M, int N, int K) {
+    const Tensor A = random_tensor(Shape{M, K}, 6), B = random_tensor(Shape{K, N}, 7);
+    Tensor C(Shape{M, N});
+    Result r(name, 0);
+    time_median(r, o, [&] { sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C.data(), N); });
+    r.gflop = 2.0 * M * N * K * 1e-9;
+    r.note = "(M,N,K) = (" + std::to_string(M) + "," + std::to_string(N) + "," + std::to_string(K) + ")";
+    return r;
+}
+
+// The same conv2 GEMM as 64 per-example GEMMs (32,196,400) in an OpenMP loop,
+// OpenBLAS single-threaded inside: the best im2col + GEMM could do (the direct
+// kernels of core/ops_conv.cpp do better on this layer).
+Result sgemm_per_example(const Options& o) {
+    const int E = 64, M = 32, N = 196, K = 400;
+    const Tensor A = random_tensor(Shape{M, K}, 6), B = random_tensor(Shape{E, K, N}, 7);
+    Tensor C(Shape{E, M, N});
+    Result r("sgemm_per_example", E);
+    time_median(r, o, [&] {
+#pragma omp parallel for schedule(static)
+        for (int e = 0; e < E; ++e)
+            sgemm(false, false, M, N, K, 1.0f, A.data(), K, B.data() + (long)e * K * N, N, 0.0f,
+                  C.data() + (long)e * M * N, N);
+    });
+    r.gflop = 2.0 * E * M * N * K * 1e-9;
+    r.note = "64 x (32,196,400) in an OpenMP loop";
+    return r;
+}
+
+// One batch of 64 from a DataLoader made synchronously in next() (no worker
+// thread: this is the full cost that the background worker hides).
+Result loader_batch(const Options& o) {
+    Dataset d;
+    std::string source = "fashion-mnist train";
+    try {
+        d = load_mnist_dir(default_data_dir(), true);
+    } catch (const std::exception&) {
+        source = "synthetic 10000 x 28x28";
+        d.count = 10000, d.channels = 1, d.height = 28, d.width = 28, d.classes = 10;
+        d.images.resize(d.image_size() * d.count);
+        d.labels.resize(d.count);
+        std::mt19937 rng(8);
+        for (auto& p : d.images) p = static_cast<uint8_t>(rng());
+        for (int i = 0; i < d.count; ++i) d.labels[i] = i % 10;
+    }
+    DataLoaderOptions lo;
+    lo.batch_size = 64;
+    lo.background = false;
+    lo.norm = compute_normalization(d);
+    DataLoader loader(d, lo);
+    int epoch = 0;
+    loader.start_epoch(epoch);
+    Result r("loader_batch", 64);
+    time_median(r, o, [&] {
+        if (!loader.next()) loader.start_epoch(++epoch), loader.next();
+    });
+    r.note = source + ", shuffled, normalised, made in next()";
+    return r;
+}
+
+struct Case {
+    const char* name;
+    std::function<Result(const Options&)> run;
+};
+
+const std::vector<Case>& cases() {
+    static const std::vector<Case> all = {
+        {"mlp_train_step", [](const Options& o) { return train_step(o, "mlp", 128); }},
+        {"mlp_train_step_stats", [](const Options& o) { return train_step_stats(o, "mlp", 128); }},
+        {"cnn_train_step", [](const Options& o) { return train_step(o, "cnn", 64); }},
+        {"cnn_train_step_stats", [](const Options& o) { return train_step_stats(o, "cnn", 64); }},
+        {"cnn_inference", cnn_inference},
+        {"conv2d_forward", [](const Options& o) { return conv2d_case(o, false); }},
+        {"conv2d_backward", [](const Options& o) { return conv2d_case(o, true); }},
+        {"linear_forward", [](const Options& o) { return linear_case(o, false); }},
+        {"linear_backward", [](const Options& o) { return linear_case(o, true); }},
+        {"sgemm", [](const Options& o) { return sgemm_case(o, "sgemm", 32, 12544, 400); }},
+        {"sgemm_1024", [](const Options& o) { return sgemm_case(o, "sgemm_1024", 1024, 1024, 1024); }},
+        {"sgemm_per_example", sgemm_per_example},
+        {"loader_batch", loader_batch},
+    };
+    return all;
+}
+
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+std::string json_line(const Result& r, const Options& o) {
+    std::ostringstream s;
+    s.precision(4);
+    s << "{\"name\": \"" << r.name << "\", \"batch\": " << r.batch << ", \"threads\": " << o.threads
+      << ", \"ms_per_step\": " << r.ms << ", \"examples_per_s\": " << (r.batch ? r.batch * 1e3 / r.ms : 0.0)
+      << ", \"cpu_ms_per_step\": " << r.cpu_ms;
+    if (r.gflop > 0) s << ", \"gflops\": " << r.gflop / (r.ms * 1e-3);
+    if (r.ratio_to_plain > 0) s << ", \"ratio_to_plain\": " << r.ratio_to_plain << ", \"plain_ms\": " << r.plain_ms;
+    s << ", \"kernels\": \"" << blas_kernels() << "\", \"peak_rss_mb\": " << peak_rss_mb();
+    if (!r.note.empty()) s << ", \"note\": \"" << r.note << "\"";
+    s << "}";
+    return s.str();
+}
+
+void print_table_header() {
+    std::printf("%-22s %6s %4s %10s %10s %12s %9s %8s  %s\n", "name", "batch", "thr", "ms/step", "cpu ms",
+                "examples/s", "GFLOP/s", "x plain", "note");
+}
+
+void print_table_row(const Result& r, const Options& o) {
+    char gf[16] = "", ratio[16] = "";
+    if (r.gflop > 0) std::snprintf(gf, sizeof gf, "%.1f", r.gflop / (r.ms * 1e-3));
+    if (r.ratio_to_plain > 0) std::snprintf(ratio, sizeof ratio, "%.3f", r.ratio_to_plain);
+    std::printf("%-22s %6d %4d %10.3f %10.3f %12.0f %9s %8s  %s\n", r.name.c_str(), r.batch, o.threads, r.ms,
+                r.cpu_ms, r.batch ? r.batch * 1e3 / r.ms : 0.0, gf, ratio, r.note.c_str());
+    std::fflush(stdout);
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream in(s);
+    for (std::string item; std::getline(in, item, ',');)
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+int int_arg(const std::string& flag, const char* value, int min) {
+    char* end = nullptr;
+    const long v = std::strtol(value, &end, 10);
+    if (*end != '\0' || v < min)
+        throw std::invalid_argument(flag + " wants an integer >= " + std::to_string(min) + ", got '" + value + "'");
+    return static_cast<int>(v);
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const bool has_value = i + 1 < argc;
+        if (a == "--table") o.table = true;
+        else if (a == "--only" && has_value) o.only = split_commas(argv[++i]);
+        else if (a == "--threads" && has_value) o.threads = int_arg(a, argv[++i], 1);
+        else if (a == "--repeats" && has_value) o.repeats = int_arg(a, argv[++i], 1);
+        else if (a == "--help" || a == "-h") {
+            std::printf("usage: bench [--table] [--only name,name,...] [--threads N] [--repeats N]\ncases:");
+            for (const Case& c : cases()) std::printf(" %s", c.name);
+            std::printf("\n");
+            std::exit(0);
+        } else throw std::invalid_argument("unknown or incomplete argument '" + a + "' (see --help)");
+    }
+    for (const std::string& name : o.only) {
+        const bool known = std::any_of(cases().begin(), cases().end(), [&](const Case& c) { return name == c.name; });
+        if (!known) throw std::invalid_argument("--only: unknown case '" + name + "' (see --help for the list)");
+    }
+    return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    choose_blas_kernels(argv);
+    try {
+        const Options o = parse(argc, argv);
+        set_num_threads(o.threads);
+        if (o.table) {
+            std::printf("OpenBLAS kernels %s, %d threads, median of up to %d calls after warm-up\n", blas_kernels(),
+                        o.threads, o.repeats);
+            print_table_header();
+        }
+        for (const Case& c : cases()) {
+            if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), c.name) == o.only.end()) continue;
+            const Result r = c.run(o);
+            if (o.table) print_table_row(r, o);
+            else std::printf("%s\n", json_line(r, o).c_str()), std::fflush(stdout);
+        }
+        if (o.table) std::printf("peak RSS %.0f MB\n", peak_rss_mb());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
