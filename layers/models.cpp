@@ -43,7 +43,7 @@ std::unique_ptr<Module> make_cnn(const ModelSpec& s, std::mt19937& rng, bool bat
     m->add<Flatten>();
     m->add<Linear>(32 * (s.height / 2 / 2) * (s.width / 2 / 2), 128, rng);
     m->add<ReLU>();
-    if (batch_norm) m->add<Dropout>(0.5f, seed64(rng));
+    if (batch_norm) m->add<Dropout>(0.25f, seed64(rng));
     m->add<Linear>(128, s.classes, rng);
     return m;
 }

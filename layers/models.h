@@ -4,7 +4,8 @@
 //   cnn     Conv2d(C,16,5,pad 2)-ReLU-MaxPool(2)-Conv2d(16,32,5,pad 2)-ReLU-MaxPool(2)
 //           -Flatten-Linear(32*(H/4)*(W/4),128)-ReLU-Linear(128,classes)
 //   cnn-bn  cnn with BatchNorm2d after each convolution (whose bias it makes
-//           redundant, so the convolutions have none) and Dropout(0.5) before the last Linear
+//           redundant, so the convolutions have none) and Dropout(0.25) before the last Linear
+//           (0.5 left this small network under-fitting: 91.4% after 15 epochs with --augment)
 //
 // F = C*H*W. The input shape and class count come from the data set, so the
 // same names work for any MNIST-like set. The seed fixes every initial value

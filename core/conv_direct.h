@@ -1,0 +1,31 @@
+// Direct convolution kernels for AVX-512 (no im2col, no GEMM), used by conv2d
+// where they apply and faster than im2col + GEMM (core/ops_conv.cpp decides).
+// Built without AVX-512, the *_applies functions return false and conv2d
+// keeps to im2col + GEMM. tests/test_fast_kernels.cpp checks them against the
+// naive reference kernels.
+#pragma once
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "core/conv_geom.h"
+
+namespace dl {
+
+// Forward (and, through flipped weights, the input gradient): stride 1, OC a multiple of 8.
+bool direct_conv(const Geom& g);
+// y (OC,OH,OW) = bias + conv(xpad), or y += conv(xpad) when `add`.
+// xpad (C,Hp,Wp) padded input; wt (K,OC) the weights transposed (K = C*KH*KW); bias (OC) or nullptr.
+void conv_direct_example(float* y, const float* xpad, const float* wt, const float* bias, bool add, const Geom& g);
+
+// Weight gradient: stride 1, OC = 32, K a multiple of 10.
+bool direct_weight_grad(const Geom& g);
+// dwt (K,32) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,32).
+void weight_grad_direct(float* dwt, const float* xpad, const float* dyt, const Geom& g);
+
+#ifdef __AVX512F__
+// The first n lanes of a 16-float vector (n <= 16).
+inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1); }
+#endif
+
+}  // namespace dl
