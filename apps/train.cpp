@@ -77,7 +77,9 @@ void define_options(CLI::App& app, TrainOptions& o, std::string& resume) {
     app.add_flag("--scale-with-batch", o.scale_with_batch,
                  "treat --lr and --momentum-n as per-example eta', N'_g and apply the lecture's rule "
                  "N_g = max(1, N'_g/B), eta = B eta'/N_g");
-    app.add_flag("--augment", o.augment, "random crop (padding 2) and horizontal flip");
+    app.add_flag("--augment", o.augment, "random crops (of the image padded by --crop-padding) and horizontal flips");
+    app.add_option("--crop-padding", o.crop_padding, "--augment: padding of the random crops (0: flips only)")
+        ->capture_default_str()->check(CLI::Range(0, 16));
     app.add_option("--val-split", o.val_split, "fraction of the training set held out for validation")
         ->capture_default_str()->check(CLI::Range(0.0, 0.5));
     app.add_option("--seed", o.seed, "seed of initialisation, shuffling, augmentation, dropout")->capture_default_str();

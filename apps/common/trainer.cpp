@@ -286,7 +286,7 @@ bool Trainer::train_epoch(int epoch) {
         lo.seed = o_.seed;
         lo.norm = norm_;
         if (o_.augment) {
-            lo.augment.crop_padding = 2;
+            lo.augment.crop_padding = o_.crop_padding;
             lo.augment.horizontal_flip = true;
         }
         loader_ = std::make_unique<DataLoader>(train_, train_idx_, lo);

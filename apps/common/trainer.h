@@ -34,6 +34,7 @@ struct TrainOptions {
     float decay_factor = 0.1f;
     bool scale_with_batch = false;  // --lr and --momentum-n are per-example eta', N'_g
     bool augment = false;
+    int crop_padding = 2;           // --augment: random crops of the image padded by this many pixels
     double val_split = 0.0;         // fraction of the training set held out for validation
     uint64_t seed = 1;
     int threads = 2;
