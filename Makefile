@@ -56,7 +56,7 @@ demo: deps
 	@mkdir -p runs/demo
 	./build/show_data --grid 48 --out runs/demo/data.png
 	./build/show_data --test --index 0 --out runs/demo/test-0.png
-	./build/train --model cnn --epochs 3 --optimizer adam --lr 0.001 --out runs/demo
+	./build/train --model cnn --epochs 3 --optimizer adam --lr 0.002 --schedule cosine-restarts --cycle-epochs 3 --out runs/demo
 	./build/predict runs/demo/best.ckpt runs/demo/test-0.png
 	@echo "demo: the run is in runs/demo (metrics.csv, curves.png, best.ckpt, data.png)"
 
