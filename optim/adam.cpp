@@ -10,14 +10,10 @@ namespace dl {
 
 Adam::Adam(ParameterList params, const AdamOptions& options)
     : Optimizer("adam", std::move(params), options.lr), options_(options) {
-    check_option(std::isfinite(options.n_g) && options.n_g >= 1.0f, name(), "n_g", options.n_g,
-                 "1 <= n_g < inf, beta1 = 1 - 1/n_g");
-    check_option(std::isfinite(options.n_s) && options.n_s >= 1.0f, name(), "n_s", options.n_s,
-                 "1 <= n_s < inf, beta2 = 1 - 1/n_s");
-    check_option(std::isfinite(options.eps) && options.eps >= 0.0f, name(), "eps", options.eps,
-                 "0 <= eps < inf");
-    check_option(std::isfinite(options.weight_decay) && options.weight_decay >= 0.0f, name(),
-                 "weight_decay", options.weight_decay, "0 <= weight_decay < inf");
+    check_time_constant(name(), "n_g", options.n_g, ", beta1 = 1 - 1/n_g");
+    check_time_constant(name(), "n_s", options.n_s, ", beta2 = 1 - 1/n_s");
+    check_nonnegative(name(), "eps", options.eps);
+    check_nonnegative(name(), "weight_decay", options.weight_decay);
     mean_ = add_state(1);
     second_moment_ = add_state(1);
 }

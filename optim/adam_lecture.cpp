@@ -10,12 +10,9 @@ namespace dl {
 
 AdamLecture::AdamLecture(ParameterList params, const AdamLectureOptions& options)
     : Optimizer("adam-lecture", std::move(params), options.lr), options_(options) {
-    check_option(std::isfinite(options.n_g) && options.n_g >= 1.0f, name(), "n_g", options.n_g,
-                 "1 <= n_g < inf");
-    check_option(std::isfinite(options.n_s) && options.n_s >= 1.0f, name(), "n_s", options.n_s,
-                 "1 <= n_s < inf");
-    check_option(std::isfinite(options.eps) && options.eps >= 0.0f, name(), "eps", options.eps,
-                 "0 <= eps < inf");
+    check_time_constant(name(), "n_g", options.n_g);
+    check_time_constant(name(), "n_s", options.n_s);
+    check_nonnegative(name(), "eps", options.eps);
     mean_ = add_state(1);
     second_moment_ = add_state(1);
 }

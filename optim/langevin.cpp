@@ -6,8 +6,7 @@ namespace dl {
 
 Langevin::Langevin(ParameterList params, const LangevinOptions& options)
     : Optimizer("langevin", std::move(params), options.lr), options_(options), rng_(options.seed) {
-    check_option(std::isfinite(options.temperature) && options.temperature >= 0.0f, name(),
-                 "temperature", options.temperature, "0 <= temperature < inf");
+    check_nonnegative(name(), "temperature", options.temperature);
 }
 
 // Sequential: the noise must be drawn in the same order on every run.

@@ -10,12 +10,10 @@ namespace dl {
 LangevinPrecond::LangevinPrecond(ParameterList params, const LangevinPrecondOptions& options)
     : Optimizer("langevin-precond", std::move(params), options.lr), options_(options),
       rng_(options.seed) {
-    check_option(std::isfinite(options.n_s) && options.n_s >= 1.0f, name(), "n_s", options.n_s,
-                 "1 <= n_s < inf");
+    check_time_constant(name(), "n_s", options.n_s);
     check_option(std::isfinite(options.sigma2_floor) && options.sigma2_floor > 0.0f, name(),
                  "sigma2_floor", options.sigma2_floor, "0 < sigma2_floor < inf");
-    check_option(std::isfinite(options.temperature) && options.temperature >= 0.0f, name(),
-                 "temperature", options.temperature, "0 <= temperature < inf");
+    check_nonnegative(name(), "temperature", options.temperature);
     variance_ = add_state(1);
 }
 

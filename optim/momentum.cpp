@@ -9,8 +9,7 @@ namespace dl {
 
 Momentum::Momentum(ParameterList params, const MomentumOptions& options)
     : Optimizer("momentum", std::move(params), options.lr), options_(options) {
-    check_option(std::isfinite(options.n_g) && options.n_g >= 1.0f, name(), "n_g", options.n_g,
-                 "1 <= n_g < inf");
+    check_time_constant(name(), "n_g", options.n_g);
     velocity_ = add_state(1);
 }
 

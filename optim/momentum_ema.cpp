@@ -10,8 +10,7 @@ namespace dl {
 
 MomentumEMA::MomentumEMA(ParameterList params, const MomentumEMAOptions& options)
     : Optimizer("momentum-ema", std::move(params), options.lr), options_(options) {
-    check_option(std::isfinite(options.n_g) && options.n_g >= 1.0f, name(), "n_g", options.n_g,
-                 "1 <= n_g < inf");
+    check_time_constant(name(), "n_g", options.n_g);
     mean_ = add_state(1);
 }
 

@@ -28,6 +28,16 @@ void check_option(bool ok, const std::string& algorithm, const char* option, dou
                                 format_value(value) + " (expected " + expected + ")");
 }
 
+void check_time_constant(const std::string& algorithm, const char* option, double n, const std::string& note) {
+    const std::string expected = "1 <= " + std::string(option) + " < inf" + note;
+    check_option(std::isfinite(n) && n >= 1.0, algorithm, option, n, expected.c_str());
+}
+
+void check_nonnegative(const std::string& algorithm, const char* option, double value) {
+    const std::string expected = "0 <= " + std::string(option) + " < inf";
+    check_option(std::isfinite(value) && value >= 0.0, algorithm, option, value, expected.c_str());
+}
+
 Optimizer::Optimizer(std::string name, ParameterList params, float lr)
     : name_(std::move(name)), params_(std::move(params)), lr_(lr), state_(params_.size()) {
     for (size_t i = 0; i < params_.size(); ++i)
@@ -37,7 +47,7 @@ Optimizer::Optimizer(std::string name, ParameterList params, float lr)
 }
 
 void Optimizer::set_lr(float lr) {
-    check_option(std::isfinite(lr) && lr >= 0.0f, name_, "lr", lr, "0 <= lr < inf");
+    check_nonnegative(name_, "lr", lr);
     lr_ = lr;
 }
 

@@ -18,10 +18,8 @@ std::string rmsprop_name(const RMSPropOptions& o) {
 
 RMSProp::RMSProp(ParameterList params, const RMSPropOptions& options)
     : Optimizer(rmsprop_name(options), std::move(params), options.lr), options_(options) {
-    check_option(std::isfinite(options.n_s) && options.n_s >= 1.0f, name(), "n_s", options.n_s,
-                 "1 <= n_s < inf");
-    check_option(std::isfinite(options.eps) && options.eps >= 0.0f, name(), "eps", options.eps,
-                 "0 <= eps < inf");
+    check_time_constant(name(), "n_s", options.n_s);
+    check_nonnegative(name(), "eps", options.eps);
     second_moment_ = add_state(1);
 }
 
