@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""The same training run as `build/train --model cnn --epochs 1` in PyTorch, for
+whole-process comparisons (time, peak memory) with build/train:
+
+    /usr/bin/python3 apps/pytorch_train.py --model cnn --epochs 1 --threads 2
+
+Reads Fashion-MNIST from the Debian package, normalises with the training
+set's mean/std, trains with SGD momentum 0.9 (build/train's default
+`momentum`: N_g = 10, eta = 0.01) at batch 64, evaluates on the test set and
+prints one JSON line like build/train's. Needs python3-torch.
+"""
+import argparse
+import gzip
+import json
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+DATA = "/usr/share/datasets/fashion-mnist"
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    dims = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def model(name):
+    if name == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                             nn.Linear(128, 10))
+    return nn.Sequential(nn.Conv2d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(1568, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="cnn", choices=["mlp", "cnn"])
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    start = time.time()
+    xtr = torch.from_numpy(read_idx(f"{DATA}/train-images-idx3-ubyte.gz").copy()).float().div_(255).unsqueeze(1)
+    ytr = torch.from_numpy(read_idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64))
+    xte = torch.from_numpy(read_idx(f"{DATA}/t10k-images-idx3-ubyte.gz").copy()).float().div_(255).unsqueeze(1)
+    yte = torch.from_numpy(read_idx(f"{DATA}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
+    mean, std = xtr.mean(), xtr.std()
+    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    net = model(args.model)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    train_time, seen = 0.0, 0
+    for _ in range(args.epochs):
+        net.train()
+        t0 = time.time()
+        for idx in torch.randperm(len(xtr)).split(args.batch_size):
+            opt.zero_grad()
+            loss_fn(net(xtr[idx]), ytr[idx]).backward()
+            opt.step()
+            seen += len(idx)
+        train_time += time.time() - t0
+    net.eval()
+    with torch.no_grad():
+        correct, total_loss = 0, 0.0
+        for i in range(0, len(xte), 250):
+            z = net(xte[i:i + 250])
+            total_loss += nn.functional.cross_entropy(z, yte[i:i + 250], reduction="sum").item()
+            correct += (z.argmax(1) == yte[i:i + 250]).sum().item()
+    print(json.dumps({"model": args.model, "optimizer": "sgd-momentum", "epochs": args.epochs,
+                      "batch_size": args.batch_size, "test_accuracy": correct / len(xte),
+                      "test_loss": total_loss / len(xte), "train_examples_per_s": seen / train_time,
+                      "seconds": time.time() - start}))
+
+
+if __name__ == "__main__":
+    main()
