@@ -391,10 +391,6 @@ void conv2d_backward(Tape& t, Node& n) {
     reduce_partials(n, ws, used, g, stats, s2 / static_cast<float>(g.N));
 }
 
-void ensure_grad(Parameter& p) {
-    if (p.grad.shape() != p.value.shape()) p.grad = Tensor(p.value.shape());
-}
-
 void check_conv_args(const Shape& sx, const Parameter& weight, const Parameter* bias, int stride, int padding) {
     const Shape& sw = weight.value.shape();
     if (sw.rank != 4)
@@ -426,8 +422,8 @@ Var conv2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int p
     std::copy(args, args + 9, n.iarg);
     n.params[0] = &weight;
     n.params[1] = bias;
-    ensure_grad(weight);
-    if (bias) ensure_grad(*bias);
+    weight.ensure_grad();
+    if (bias) bias->ensure_grad();
     conv2d_forward(n, t.value(x).data(), weight.value.data(), bias ? bias->value.data() : nullptr);
     return Var{t.size() - 1};
 }

@@ -97,10 +97,6 @@ void linear_backward(Tape& t, Node& n) {
     if (t.statistics()) linear_statistics(t, n, x, dy);
 }
 
-void ensure_grad(Parameter& p) {
-    if (p.grad.shape() != p.value.shape()) p.grad = Tensor(p.value.shape());
-}
-
 }  // namespace
 
 Var matmul(Tape& t, Var a, Var b) {
@@ -138,8 +134,8 @@ Var linear(Tape& t, Var x, Parameter& weight, Parameter* bias) {
     n.iarg[2] = out;
     n.params[0] = &weight;
     n.params[1] = bias;
-    ensure_grad(weight);
-    if (bias) ensure_grad(*bias);
+    weight.ensure_grad();
+    if (bias) bias->ensure_grad();
     float* y = n.out.data();
     if (bias)
         for (int r = 0; r < N; ++r)

@@ -201,10 +201,6 @@ NormGeom check_norm_args(const Shape& sx, const Parameter& gamma, const Paramete
     return g;
 }
 
-void ensure_grad(Parameter& p) {
-    if (p.grad.shape() != p.value.shape()) p.grad = Tensor(p.value.shape());
-}
-
 }  // namespace
 
 Var dropout(Tape& t, Var x, float p, bool training, std::uint64_t& rng_state) {
@@ -239,8 +235,8 @@ Var batch_norm(Tape& t, Var x, Parameter& gamma, Parameter& beta, Tensor& runnin
     n.params[0] = &gamma;
     n.params[1] = &beta;
     n.mixes_examples = training;
-    ensure_grad(gamma);
-    ensure_grad(beta);
+    gamma.ensure_grad();
+    beta.ensure_grad();
     n.aux[0].resize(sx);
     n.aux[1].resize(Shape{2, g.C});  // invstd (C) | mean (C)
     float* invstd = n.aux[1].data();

@@ -24,6 +24,11 @@ struct Parameter {
 
     size_t size() const { return value.size(); }
 
+    // Gives grad the shape of value (zero-filled) unless it has it already.
+    void ensure_grad() {
+        if (grad.shape() != value.shape()) grad = Tensor(value.shape());
+    }
+
     // Zero grad (and grad_sq if present); called by Optimizer::zero_grad.
     void zero_grad() {
         grad.zero();

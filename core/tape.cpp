@@ -56,7 +56,7 @@ Var Tape::input(const float* data, const Shape& shape) {
 Var Tape::param(Parameter& p) {
     Node& n = record("parameter", Shape{}, {}, nullptr);
     n.value = &p.value;
-    if (p.grad.shape() != p.value.shape()) p.grad = Tensor(p.value.shape());
+    p.ensure_grad();
     n.grad = &p.grad;
     n.grad_ready = true;  // a parameter's grad accumulates across passes until zero_grad
     n.param = &p;
