@@ -93,7 +93,10 @@ void define_options(CLI::App& app, TrainOptions& o, std::string& resume) {
     app.add_option("--max-steps", o.max_steps, "stop after this many steps as if interrupted (resumable checkpoint)")
         ->check(CLI::Range(0L, 1L << 40));
     app.add_flag("--snapshots", o.snapshots, "cosine-restarts: save a checkpoint at the end of every cycle");
-    app.footer("With MPI (mpirun -np P build/train ...), each rank takes a shard of every batch; batch norm "
+    std::string defaults = "Each optimizer's options and defaults (--momentum-n is n_g, --rms-n n_s, --adaptive-k k; "
+                           "the trainer sets seed from --seed and adaptive's batch_size from --batch-size):\n";
+    for (const std::string& n : optimizer_names()) defaults += "  " + n + ": " + optimizer_defaults(n) + "\n";
+    app.footer(defaults + "\nWith MPI (mpirun -np P build/train ...), each rank takes a shard of every batch; batch norm "
                "normalises over each rank's local shard.");
 }
 

@@ -1,6 +1,7 @@
 #include "optim/registry.h"
 
 #include <algorithm>
+#include <sstream>
 #include <stdexcept>
 
 #include "optim/adam.h"
@@ -25,14 +26,18 @@ public:
     template <class T, class U>
     void get(T& target, std::optional<U> OptimizerConfig::*field, const char* option) {
         used_.push_back(option);
+        defaults_ << (defaults_.tellp() > 0 ? " " : "") << option << "=" << std::boolalpha << target;
         if (c_.*field) target = *(c_.*field);
     }
+    // "lr=0.01 n_g=10 ...": the algorithm's defaults of the options it asked for.
+    std::string defaults() const { return defaults_.str(); }
     // Throws if an option that is set was not asked for by the algorithm.
     void check_all_used(const std::string& algorithm) const;
 
 private:
     const OptimizerConfig& c_;
     std::vector<std::string> used_;
+    std::ostringstream defaults_;
 };
 
 void ConfigReader::check_all_used(const std::string& algorithm) const {
@@ -161,6 +166,21 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, ParameterList
     for (const Entry& e : kRegistry) known += (known.empty() ? "" : ", ") + std::string(e.name);
     throw std::invalid_argument("make_optimizer: unknown optimizer '" + name + "' (known: " + known +
                                 ")");
+}
+
+std::string optimizer_defaults(const std::string& name) {
+    for (const Entry& e : kRegistry) {
+        if (name != e.name) continue;
+        const OptimizerConfig none;
+        ConfigReader reader(none);
+        try {
+            e.make({}, reader);
+        } catch (const std::invalid_argument&) {
+            // adaptive needs a batch size to be built; its defaults were read before that
+        }
+        return reader.defaults();
+    }
+    throw std::invalid_argument("optimizer_defaults: unknown optimizer '" + name + "'");
 }
 
 std::vector<std::string> optimizer_names() {

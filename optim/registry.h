@@ -42,6 +42,9 @@ struct OptimizerConfig {
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name, ParameterList params,
                                           const OptimizerConfig& config = {});
 
+// "lr=0.01 n_g=10 nesterov=false": the options `name` takes, with its defaults.
+std::string optimizer_defaults(const std::string& name);
+
 // The registered names, in the order of the table.
 std::vector<std::string> optimizer_names();
 

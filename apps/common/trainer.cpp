@@ -136,6 +136,7 @@ void Trainer::build_optimizer(int batch_size) {
         if (uses_n_g(o_.optimizer)) c.n_g = s.n_g;
     }
     if (o_.optimizer == "adaptive" && !c.per_example_sigma.value_or(false)) c.batch_size = batch_size;
+    if (o_.optimizer == "langevin" || o_.optimizer == "langevin-precond") c.seed = o_.seed;  // the noise
     opt_ = make_optimizer(o_.optimizer, model_->parameters(), c);
 }
 
