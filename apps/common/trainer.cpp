@@ -83,6 +83,8 @@ Trainer::Trainer(const TrainOptions& options, Distributed& dist)
     set_num_threads(o_.threads);
     load_data();
     model_ = make_model(spec_, static_cast<unsigned>(o_.seed));
+    params_ = model_->parameters();
+    growth_ = growth_config();
     build_optimizer(batch_size_for(0));
     ScheduleConfig sc = o_.schedule;
     sc.lr = opt_->lr();
@@ -137,30 +139,28 @@ void Trainer::build_optimizer(int batch_size) {
     }
     if (o_.optimizer == "adaptive" && !c.per_example_sigma.value_or(false)) c.batch_size = batch_size;
     if (o_.optimizer == "langevin" || o_.optimizer == "langevin-precond") c.seed = o_.seed;  // the noise
-    opt_ = make_optimizer(o_.optimizer, model_->parameters(), c);
+    opt_ = make_optimizer(o_.optimizer, params_, c);
 }
 
-int Trainer::batch_size_for(int epoch) const {
-    if (o_.schedule_name != "batch-growth") return o_.batch_size;
+// Batch growth (Smith et al.): where step decay would divide eta by 1/decay,
+// the batch grows by that factor instead, up to 4096 examples.
+BatchGrowthConfig Trainer::growth_config() const {
     BatchGrowthConfig g;
     g.batch = o_.batch_size;
     g.growth = 1.0f / o_.decay_factor;
     g.milestones = o_.milestones;
     g.max_batch = std::max(o_.batch_size, 4096);
-    return batch_growth_at(g, epoch).batch;
+    return g;
+}
+
+int Trainer::batch_size_for(int epoch) const {
+    return o_.schedule_name == "batch-growth" ? batch_growth_at(growth_, epoch).batch : o_.batch_size;
 }
 
 float Trainer::lr_at(long step, double epoch) const {
-    float lr = schedule_->lr(step, epoch);
-    if (o_.schedule_name == "batch-growth") {
-        BatchGrowthConfig g;
-        g.batch = o_.batch_size;
-        g.growth = 1.0f / o_.decay_factor;
-        g.milestones = o_.milestones;
-        g.max_batch = std::max(o_.batch_size, 4096);
-        lr *= batch_growth_at(g, static_cast<int>(epoch)).lr_factor;
-    }
-    return lr;
+    const float lr = schedule_->lr(step, epoch);
+    if (o_.schedule_name != "batch-growth") return lr;
+    return lr * batch_growth_at(growth_, static_cast<int>(epoch)).lr_factor;
 }
 
 void Trainer::resume(const Checkpoint& ck) {
@@ -246,7 +246,7 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
     p.correct += sums[1];
     p.seen += global;
     if (tape_.statistics()) {
-        p.noise_sum += gradient_noise_scale(model_->parameters()).noise_scale;
+        p.noise_sum += gradient_noise_scale(params_).noise_scale;
         ++p.noise_count;
     }
 }
@@ -255,21 +255,20 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
 // gradient is a mean over its `local` examples; weighting it by local/global
 // makes the sum the mean over the global batch. grad_sq is weighted the same way.
 void Trainer::allreduce_gradients(int local, int global) {
-    const ParameterList params = model_->parameters();
     const bool stats = tape_.statistics();
     size_t n = 0;
-    for (Parameter* q : params) n += q->size() * (stats ? 2 : 1);
+    for (Parameter* q : params_) n += q->size() * (stats ? 2 : 1);
     reduce_buf_.resize(n);
     const float w = static_cast<float>(local) / static_cast<float>(global);
     float* b = reduce_buf_.data();
-    for (Parameter* q : params) {
+    for (Parameter* q : params_) {
         for (size_t i = 0; i < q->size(); ++i) *b++ = w * q->grad[i];
         if (stats)
             for (size_t i = 0; i < q->size(); ++i) *b++ = w * q->grad_sq[i];
     }
     dist_.allreduce_sum(reduce_buf_.data(), n);
     b = reduce_buf_.data();
-    for (Parameter* q : params) {
+    for (Parameter* q : params_) {
         for (size_t i = 0; i < q->size(); ++i) q->grad[i] = *b++;
         if (stats) {
             for (size_t i = 0; i < q->size(); ++i) q->grad_sq[i] = *b++;

@@ -75,6 +75,7 @@ private:
 
     void load_data();
     void build_optimizer(int batch_size);
+    BatchGrowthConfig growth_config() const;
     int batch_size_for(int epoch) const;
     float lr_at(long step, double epoch) const;
     bool train_epoch(int epoch);
@@ -93,6 +94,8 @@ private:
     Normalization norm_;
     ModelSpec spec_;
     std::unique_ptr<Module> model_;
+    ParameterList params_;         // the model's, listed once (a step must not allocate)
+    BatchGrowthConfig growth_;
     std::unique_ptr<Optimizer> opt_;
     std::unique_ptr<Schedule> schedule_;
     std::unique_ptr<DataLoader> loader_;
