@@ -22,6 +22,10 @@ Var conv2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride = 1, i
 // Windows may overlap (stride < kernel). No padding.
 Var max_pool2d(Tape& t, Var x, int kernel, int stride);
 Var avg_pool2d(Tape& t, Var x, int kernel, int stride);
+// max_pool2d(relu(x)) as one op: max commutes with the increasing ReLU, so this is
+// max(0, max_pool2d(x)), one pass over x instead of three (relu, its copy, the pool),
+// and backward skips relu's pass as well. Sequential uses it for ReLU then MaxPool2d.
+Var relu_max_pool2d(Tape& t, Var x, int kernel, int stride);
 
 // Inverted dropout (ops_norm.cpp): in training, zeroes each element with
 // probability p and scales the rest by 1/(1-p); in eval (or p == 0) returns x.

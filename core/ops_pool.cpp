@@ -84,25 +84,37 @@ void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, i
 
 bool is_2x2_stride_2(const PoolGeom& g) { return g.K == 2 && g.S == 2; }
 
-void max_pool_forward(float* y, int* argmax, const float* x, const PoolGeom& g) {
+// One plane of max_pool_forward.
+void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g) {
+#ifdef __AVX512F__
+    if (is_2x2_stride_2(g)) {
+        for (int oh = 0; oh < g.OH; ++oh)
+            max_pool_2x2_row(yp + oh * g.OW, ap + oh * g.OW, xp + 2 * oh * g.W, xp + (2 * oh + 1) * g.W,
+                             2 * oh * g.W, g.W, g.OW);
+        return;
+    }
+#endif
+    max_pool_forward_plane(yp, ap, xp, g);
+}
+
+// y = max pool of x, and with `relu` y = max(y, 0) with argmax -1 (no gradient)
+// where the window held no positive value: the same as pooling relu(x), whose
+// maximum there is a 0 with zero derivative. The clamp runs on the plane just
+// written, while it is in cache.
+void max_pool_forward(float* y, int* argmax, const float* x, const PoolGeom& g, bool relu) {
+    const int out_plane = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
     for (int p = 0; p < g.planes; ++p) {
-        const float* xp = x + (long)p * g.H * g.W;
-        float* yp = y + (long)p * g.OH * g.OW;
-        int* ap = argmax + (long)p * g.OH * g.OW;
-#ifdef __AVX512F__
-        if (is_2x2_stride_2(g)) {
-            for (int oh = 0; oh < g.OH; ++oh)
-                max_pool_2x2_row(yp + oh * g.OW, ap + oh * g.OW, xp + 2 * oh * g.W, xp + (2 * oh + 1) * g.W,
-                                 2 * oh * g.W, g.W, g.OW);
-            continue;
-        }
-#endif
-        max_pool_forward_plane(yp, ap, xp, g);
+        float* yp = y + (long)p * out_plane;
+        int* ap = argmax + (long)p * out_plane;
+        max_pool_plane(yp, ap, x + (long)p * g.H * g.W, g);
+        if (!relu) continue;
+        for (int i = 0; i < out_plane; ++i)
+            if (!(yp[i] > 0.0f)) yp[i] = 0.0f, ap[i] = -1;
     }
 }
 
-// dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax.
+// dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax (none for -1).
 // On the first write of dx each plane is zeroed here, in the parallel loop,
 // while it is in cache (instead of the whole tensor on one thread).
 void max_pool_backward(Tape& t, Node& n) {
@@ -117,7 +129,8 @@ void max_pool_backward(Tape& t, Node& n) {
         float* dxp = dx + (long)p * g.H * g.W;
         if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
         const long o0 = (long)p * out_plane;
-        for (int i = 0; i < out_plane; ++i) dxp[argmax[o0 + i]] += dy[o0 + i];
+        for (int i = 0; i < out_plane; ++i)
+            if (argmax[o0 + i] >= 0) dxp[argmax[o0 + i]] += dy[o0 + i];
     }
 }
 
@@ -180,7 +193,14 @@ Node& record_pool(Tape& t, const char* op, Var x, int kernel, int stride, Backwa
 Var max_pool2d(Tape& t, Var x, int kernel, int stride) {
     Node& n = record_pool(t, "max_pool2d", x, kernel, stride, max_pool_backward);
     n.ints.resize(n.out.size());
-    max_pool_forward(n.out.data(), n.ints.data(), t.value(x).data(), pool_geom(n));
+    max_pool_forward(n.out.data(), n.ints.data(), t.value(x).data(), pool_geom(n), false);
+    return Var{t.size() - 1};
+}
+
+Var relu_max_pool2d(Tape& t, Var x, int kernel, int stride) {
+    Node& n = record_pool(t, "relu_max_pool2d", x, kernel, stride, max_pool_backward);
+    n.ints.resize(n.out.size());
+    max_pool_forward(n.out.data(), n.ints.data(), t.value(x).data(), pool_geom(n), true);
     return Var{t.size() - 1};
 }
 

@@ -6,7 +6,9 @@
 #include <utility>
 #include <vector>
 
+#include "layers/activations.h"
 #include "layers/module.h"
+#include "layers/pooling.h"
 
 namespace dl {
 
@@ -25,8 +27,17 @@ public:
         return add(std::make_unique<Layer>(std::forward<Args>(args)...));
     }
 
+    // A ReLU directly followed by a MaxPool2d runs as one fused op, relu_max_pool2d
+    // (the same numbers; see core/ops_nn.h). Every other layer runs on its own.
     Var forward(Tape& tape, Var x) override {
-        for (auto& layer : layers_) x = layer->forward(tape, x);
+        for (size_t i = 0; i < layers_.size(); ++i) {
+            if (const MaxPool2d* pool = pool_after_relu(i)) {
+                x = relu_max_pool2d(tape, x, pool->kernel(), pool->stride());
+                ++i;  // the pool is done too
+                continue;
+            }
+            x = layers_[i]->forward(tape, x);
+        }
         return x;
     }
     std::string describe() const override {
@@ -45,6 +56,12 @@ public:
     Module& operator[](size_t i) { return *layers_[i]; }
 
 private:
+    // The MaxPool2d at i + 1 when layer i is a ReLU, else nullptr.
+    const MaxPool2d* pool_after_relu(size_t i) const {
+        if (i + 1 >= layers_.size() || !dynamic_cast<const ReLU*>(layers_[i].get())) return nullptr;
+        return dynamic_cast<const MaxPool2d*>(layers_[i + 1].get());
+    }
+
     template <class T>
     std::vector<T> gather(std::vector<T> (Module::*list)()) {
         std::vector<T> all;

@@ -136,6 +136,34 @@ TEST_CASE("max_pool2d and avg_pool2d: gradient checks, also with overlapping win
         }
 }
 
+// relu_max_pool2d against max_pool2d(relu(x)): the same values and the same input
+// gradient, bit for bit, with ties at 0 and windows without a positive value.
+void check_relu_pool(const Tensor& x, int k, int s) {
+    INFO("kernel " << k << " stride " << s);
+    const Shape ys{x.dim(0), x.dim(1), (x.dim(2) - k) / s + 1, (x.dim(3) - k) / s + 1};
+    const Tensor r = random_tensor(ys, 12);
+    Tape fused, ref;
+    Var xf = fused.input(x, true), xr = ref.input(x, true);
+    Var yf = relu_max_pool2d(fused, xf, k, s), yr = max_pool2d(ref, relu(ref, xr), k, s);
+    fused.backward(sum(fused, mul(fused, yf, fused.input(r))));
+    ref.backward(sum(ref, mul(ref, yr, ref.input(r))));
+    const Tensor &vf = fused.value(yf), &vr = ref.value(yr), &gf = fused.grad(xf), &gr = ref.grad(xr);
+    CHECK(std::equal(vf.data(), vf.data() + vf.size(), vr.data()));
+    CHECK(std::equal(gf.data(), gf.data() + gf.size(), gr.data()));
+}
+
+TEST_CASE("relu_max_pool2d: the same numbers as max_pool2d(relu(x)), and gradient checks") {
+    Tensor x = spread_tensor(Shape{2, 3, 8, 8}, 13);
+    for (size_t i = 0; i < x.size(); ++i) x[i] -= 2.8f;  // about half negative
+    for (size_t i = 0; i < x.size(); i += 7) x[i] = 0.0f;  // ties at 0
+    for (int k : {2, 3})
+        for (int s : {1, 2}) check_relu_pool(x, k, s);
+    const Tensor spread = spread_tensor(Shape{2, 3, 7, 7}, 14);
+    check_gradients("relu_max_pool2d", [&](Tape& t, const std::vector<Var>& in) {
+        return relu_max_pool2d(t, add(t, in[0], -5.32f), 2, 2);  // half negative, none near 0
+    }, {spread});
+}
+
 TEST_CASE("max_pool2d: picks the window maximum") {
     Tape t;
     Var x = t.input(Tensor(Shape{1, 1, 2, 4}, {1, 5, 2, 0, 3, 4, 7, 8}));

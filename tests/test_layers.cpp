@@ -2,6 +2,7 @@
 // parameters), naming, train/eval, initialisation and the builders by name.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <stdexcept>
@@ -83,6 +84,26 @@ TEST_CASE("Sequential: names parameters by index, propagates train/eval") {
     check_layer(m, random_tensor(Shape{5, 4}, 3));  // in eval: dropout's mask would change per call
     m.train();
     CHECK(m[2].training());
+}
+
+TEST_CASE("Sequential: ReLU then MaxPool2d runs fused, with the same numbers as layer by layer") {
+    std::mt19937 rng(3);
+    Sequential m;
+    m.add<Conv2d>(2, 4, 3, 1, 1, rng).add<ReLU>().add<MaxPool2d>(2).add<Flatten>();
+    const Tensor x = random_tensor(Shape{3, 2, 6, 6}, 5);
+    Tape fused, ref;
+    Var yf = run(m, fused, x);
+    Var yr = ref.input(x);
+    for (size_t i = 0; i < m.size(); ++i) yr = m[i].forward(ref, yr);
+    CHECK(fused.size() < ref.size());  // relu and pool are one node
+    const Tensor &a = fused.value(yf), &b = ref.value(yr);
+    CHECK(std::equal(a.data(), a.data() + a.size(), b.data()));
+    Parameter& w = *m.parameters()[0];
+    fused.backward(sum(fused, yf));
+    const Tensor grad_fused = w.grad;
+    w.zero_grad();
+    ref.backward(sum(ref, yr));
+    CHECK(std::equal(w.grad.data(), w.grad.data() + w.grad.size(), grad_fused.data()));
 }
 
 TEST_CASE("initialisation: PyTorch's default bounds, the same seed gives the same values") {
