@@ -5,6 +5,7 @@
 
 #include "core/kernels.h"
 #include "core/ops.h"
+#include "core/parallel.h"
 
 namespace dl {
 
@@ -23,22 +24,20 @@ void matmul_backward(Tape& t, Node& n) {
         sgemm(true, false, K, N, M, 1.0f, a.value->data(), K, dC, N, 1.0f, t.grad_acc(n.in[1]).data(), N);
 }
 
-// Row sums of squares: out[r] = sum_c m[r, c]^2 for m (R, C). Vectorised
-// ('omp simd' may reorder the additions; the scalar chain was slow).
-void row_sqnorms(const float* m, int R, int C, float* out) {
+// sq (R,C) = m squared elementwise, and norms[r] = sum_c m[r, c]^2 for m (R,C), in one
+// pass. Vectorised ('omp simd' may reorder the additions; the scalar chain was slow).
+void square_rows(const float* m, int R, int C, float* sq, float* norms) {
     for (int r = 0; r < R; ++r) {
         const float* row = m + (long)r * C;
+        float* out = sq + (long)r * C;
         float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
-        for (int c = 0; c < C; ++c) acc += row[c] * row[c];
-        out[r] = acc;
+        for (int c = 0; c < C; ++c) {
+            out[c] = row[c] * row[c];
+            acc += out[c];
+        }
+        norms[r] = acc;
     }
-}
-
-void square_into(const float* x, size_t n, Tensor& out, const Shape& shape) {
-    out.resize(shape);
-    float* y = out.data();
-    for (size_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
 }
 
 // Per-example statistics of linear. With d_b = dL/dy_b and the per-example
@@ -46,55 +45,74 @@ void square_into(const float* x, size_t n, Tensor& out, const Shape& shape) {
 //   weight: sum_b g_b^2 = s^2 (d^2)^T (x^2)       one extra GEMM, (out,N)(N,in)
 //   bias:   sum_b g_b^2 = s^2 sum_b d_b^2
 //   ||g_b||^2 = s^2 ||d_b||^2 (||x_b||^2 + 1)      (outer product; +1 from the bias)
-void linear_statistics(Tape& t, Node& n, const float* x, const float* dy) {
-    const int N = n.iarg[0], in = n.iarg[1], out = n.iarg[2];
+// begin_linear_statistics checks and prepares (it may throw); linear_statistics
+// then adds to grad_sq and the norms (it must not throw: it may run on a thread
+// beside the plain gradient, see linear_backward).
+void begin_linear_statistics(Tape& t, Node& n) {
+    const int N = n.iarg[0];
     if (N != t.stats_batch())
         throw std::invalid_argument("statistics: linear sees " + std::to_string(N) +
                                     " rows but the loss has " + std::to_string(t.stats_batch()) +
                                     " examples; per-example statistics need one row per example");
+    t.begin_param_stats(*n.params[0], "linear");
+    if (n.params[1]) t.begin_param_stats(*n.params[1], "linear");
+    n.aux[0].resize(Shape{N, n.iarg[2]});
+    n.aux[1].resize(Shape{N, n.iarg[1]});
+    n.aux[2].resize(Shape{2, N});
+}
+
+void linear_statistics(Tape& t, Node& n, const float* x, const float* dy) {
+    const int N = n.iarg[0], in = n.iarg[1], out = n.iarg[2];
     const float s = t.stats_scale();
     const float w = s * s / static_cast<float>(N);  // grad_sq averages over the batch
     Parameter* W = n.params[0];
     Parameter* b = n.params[1];
-    square_into(dy, (size_t)N * out, n.aux[0], Shape{N, out});
-    square_into(x, (size_t)N * in, n.aux[1], Shape{N, in});
-    t.begin_param_stats(*W, "linear");
-    sgemm(true, false, out, in, N, w, n.aux[0].data(), out, n.aux[1].data(), in, 1.0f, W->grad_sq.data(), in);
+    float* dy2 = n.aux[0].data();
+    float* x2 = n.aux[1].data();
+    float* dsq = n.aux[2].data();  // ||d_b||^2, then ||x_b||^2
+    float* xsq = dsq + N;
+    square_rows(dy, N, out, dy2, dsq);
+    square_rows(x, N, in, x2, xsq);
+    sgemm(true, false, out, in, N, w, dy2, out, x2, in, 1.0f, W->grad_sq.data(), in);
     if (b) {
-        t.begin_param_stats(*b, "linear");
         float* gsq = b->grad_sq.data();
         for (int r = 0; r < N; ++r)
-            for (int o = 0; o < out; ++o) gsq[o] += w * n.aux[0][(size_t)r * out + o];
+            for (int o = 0; o < out; ++o) gsq[o] += w * dy2[(size_t)r * out + o];
     }
-    n.aux[2].resize(Shape{2, N});
-    float* dsq = n.aux[2].data();
-    float* xsq = dsq + N;
-    row_sqnorms(dy, N, out, dsq);
-    row_sqnorms(x, N, in, xsq);
     float* norms = t.per_example_sqnorm();
     for (int r = 0; r < N; ++r) norms[r] += s * s * dsq[r] * (xsq[r] + (b ? 1.0f : 0.0f));
 }
 
 // ---- linear: y (N,out) = x (N,in) W^T + b ----------------------------------------
 // dx (N,in) += dy W;   dW (out,in) += dy^T x;   db (out) += sum_rows dy
+// The GEMMs are small: two independent ones run side by side (core/parallel.h):
+// dx beside dW, or with statistics, dx and dW beside the statistics' extra GEMM.
 void linear_backward(Tape& t, Node& n) {
     const int N = n.iarg[0], in = n.iarg[1], out = n.iarg[2];
     Parameter* W = n.params[0];
     Parameter* b = n.params[1];
     const float* x = t.node(n.in[0]).value->data();
     const float* dy = n.grad->data();
-    if (t.node(n.in[0]).needs_grad) {
-        bool assign;  // first write of dx: beta = 0 instead of zeroing it first
-        float* dx = t.grad_write(n.in[0], assign).data();
-        sgemm(false, false, N, in, out, 1.0f, dy, out, W->value.data(), in, assign ? 0.0f : 1.0f, dx, in);
+    bool assign = false;  // first write of dx: beta = 0 instead of zeroing it first
+    float* dx = t.node(n.in[0]).needs_grad ? t.grad_write(n.in[0], assign).data() : nullptr;
+    auto input_grad = [&] {
+        if (dx) sgemm(false, false, N, in, out, 1.0f, dy, out, W->value.data(), in, assign ? 0.0f : 1.0f, dx, in);
+    };
+    auto param_grad = [&] {
+        sgemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, W->grad.data(), in);
+        if (b) {
+            float* db = b->grad.data();
+            for (int r = 0; r < N; ++r)
+                for (int o = 0; o < out; ++o) db[o] += dy[(long)r * out + o];
+        }
+    };
+    if (!t.statistics()) {
+        if (dx) side_by_side(input_grad, param_grad);
+        else param_grad();
+        return;
     }
-    sgemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, W->grad.data(), in);
-    if (b) {
-        float* db = b->grad.data();
-        for (int r = 0; r < N; ++r)
-            for (int o = 0; o < out; ++o) db[o] += dy[(long)r * out + o];
-    }
-    if (t.statistics()) linear_statistics(t, n, x, dy);
+    begin_linear_statistics(t, n);
+    side_by_side([&] { input_grad(), param_grad(); }, [&] { linear_statistics(t, n, x, dy); });
 }
 
 }  // namespace

@@ -85,22 +85,36 @@ TEST_CASE("conv2d: single-channel direct kernel and stride-1 row copies against 
     check_conv(2, 2, 16, 16, 3, 3, 2, 1, true);    // stride 2: the plain loops
 }
 
-TEST_CASE("conv2d: the input gradient adds up when one input feeds two convolutions") {
-    const Tensor x = random_tensor(Shape{2, 8, 9, 9}, 11);
-    Parameter w1("w1", Shape{8, 8, 3, 3}), w2("w2", Shape{16, 8, 3, 3});
+namespace {
+
+// x (2,C,H,H) feeds two convolutions (OC1 and OC2 channels, k x k, padding k/2): the
+// second input gradient adds to the first.
+void check_two_consumers(int C, int H, int OC1, int OC2, int k) {
+    INFO("C " << C << " H " << H << " OC " << OC1 << " and " << OC2 << " kernel " << k);
+    const Tensor x = random_tensor(Shape{2, C, H, H}, 11);
+    Parameter w1("w1", Shape{OC1, C, k, k}), w2("w2", Shape{OC2, C, k, k});
     w1.value = random_tensor(w1.value.shape(), 12);
     w2.value = random_tensor(w2.value.shape(), 13);
     Tape t;
     Var xv = t.input(x, true);
-    Var y1 = conv2d(t, xv, w1, nullptr, 1, 1), y2 = conv2d(t, xv, w2, nullptr, 1, 1);
+    Var y1 = conv2d(t, xv, w1, nullptr, 1, k / 2), y2 = conv2d(t, xv, w2, nullptr, 1, k / 2);
     const Tensor d1 = random_tensor(t.shape(y1), 14), d2 = random_tensor(t.shape(y2), 15);
     t.backward(add(t, sum(t, mul(t, y1, t.input(d1))), sum(t, mul(t, y2, t.input(d2)))));
     Tensor dx(x.shape()), dw1(w1.value.shape()), dw2(w2.value.shape());
-    conv2d_backward_naive(dx.data(), dw1.data(), nullptr, d1.data(), x.data(), w1.value.data(), 2, 8, 9, 9, 8, 3, 3, 1, 1);
-    conv2d_backward_naive(dx.data(), dw2.data(), nullptr, d2.data(), x.data(), w2.value.data(), 2, 8, 9, 9, 16, 3, 3, 1, 1);
+    conv2d_backward_naive(dx.data(), dw1.data(), nullptr, d1.data(), x.data(), w1.value.data(), 2, C, H, H, OC1, k, k,
+                          1, k / 2);
+    conv2d_backward_naive(dx.data(), dw2.data(), nullptr, d2.data(), x.data(), w2.value.data(), 2, C, H, H, OC2, k, k,
+                          1, k / 2);
     float err = 0.0f;
     for (size_t i = 0; i < dx.size(); ++i) err = std::max(err, std::fabs(t.grad(xv)[i] - dx[i]) / (1.0f + std::fabs(dx[i])));
     CHECK(err < 1e-4f);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: the input gradient adds up when one input feeds two convolutions") {
+    check_two_consumers(8, 9, 8, 16, 3);
+    check_two_consumers(16, 14, 32, 16, 5);  // cnn's second layer: the direct input gradient, adding
 }
 
 TEST_CASE("max_pool2d: the 2x2 stride-2 kernel gives the reference's values and argmax, ties included") {
