@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include "core/parallel.h"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -56,6 +58,13 @@ void Tensor::reshape(const Shape& shape) {
     shape_ = shape;
 }
 
-void Tensor::fill(float v) { std::fill(data_.begin(), data_.end(), v); }
+// Split over the threads when large: zeroing the gradients of mlp's 235k
+// parameters on one thread took 3% of a training step.
+void Tensor::fill(float v) {
+    const long n = static_cast<long>(data_.size());
+    float* d = data_.data();
+#pragma omp parallel for schedule(static) if (n >= static_cast<long>(kParallelMin))
+    for (long i = 0; i < n; ++i) d[i] = v;
+}
 
 }  // namespace dl
