@@ -114,9 +114,38 @@ void max_pool_forward(float* y, int* argmax, const float* x, const PoolGeom& g, 
     }
 }
 
+#ifdef __AVX512F__
+// The first write of dx for 2x2 windows, stride 2, H and W even (the windows tile the
+// plane): each window's 4 elements are written once, dy at the argmax and 0 elsewhere,
+// 16 windows at a time, instead of zeroing the plane and adding dy into it.
+// Rows 2 oh and 2 oh + 1 of dxp from output row oh (dy, argmax; row0 = 2 oh W).
+void max_pool_2x2_backward_row(float* dxp, const float* dy, const int* argmax, int row0, int W, int OW) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);  // interleave
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    for (int ow = 0; ow < OW; ow += 16) {
+        const int n = std::min(16, OW - ow);
+        const __mmask16 in = (__mmask16)((1u << n) - 1);
+        const __m512 d = _mm512_maskz_loadu_ps(in, dy + ow);
+        const __m512i a = _mm512_maskz_loadu_epi32(in, argmax + ow);
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(row0 + 2 * ow), even);  // top-left of each window
+        for (int r = 0; r < 2; ++r) {
+            const __m512i left = _mm512_add_epi32(base, _mm512_set1_epi32(r * W));
+            const __m512 l = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, left), d);
+            const __m512 rt = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_add_epi32(left, _mm512_set1_epi32(1))), d);
+            float* out = dxp + row0 + (long)r * W + 2 * ow;  // 2n floats: l0 r0 l1 r1 ...
+            const int first = std::min(16, 2 * n), second = 2 * n - first;
+            _mm512_mask_storeu_ps(out, (__mmask16)((1u << first) - 1), _mm512_permutex2var_ps(l, lo, rt));
+            if (second > 0) _mm512_mask_storeu_ps(out + 16, (__mmask16)((1u << second) - 1), _mm512_permutex2var_ps(l, hi, rt));
+        }
+    }
+}
+#endif
+
 // dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax (none for -1).
 // On the first write of dx each plane is zeroed here, in the parallel loop,
-// while it is in cache (instead of the whole tensor on one thread).
+// while it is in cache (instead of the whole tensor on one thread), or written
+// window by window for the common 2x2 case.
 void max_pool_backward(Tape& t, Node& n) {
     const PoolGeom g = pool_geom(n);
     bool assign;
@@ -124,11 +153,23 @@ void max_pool_backward(Tape& t, Node& n) {
     const float* dy = n.grad->data();
     const int* argmax = n.ints.data();
     const int out_plane = g.OH * g.OW;
+#ifdef __AVX512F__
+    const bool tiled = assign && is_2x2_stride_2(g) && g.H % 2 == 0 && g.W % 2 == 0;
+#else
+    const bool tiled = false;
+#endif
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
     for (int p = 0; p < g.planes; ++p) {
         float* dxp = dx + (long)p * g.H * g.W;
-        if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
         const long o0 = (long)p * out_plane;
+#ifdef __AVX512F__
+        if (tiled) {
+            for (int oh = 0; oh < g.OH; ++oh)
+                max_pool_2x2_backward_row(dxp, dy + o0 + oh * g.OW, argmax + o0 + oh * g.OW, 2 * oh * g.W, g.W, g.OW);
+            continue;
+        }
+#endif
+        if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
         for (int i = 0; i < out_plane; ++i)
             if (argmax[o0 + i] >= 0) dxp[argmax[o0 + i]] += dy[o0 + i];
     }

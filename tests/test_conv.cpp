@@ -164,6 +164,17 @@ TEST_CASE("relu_max_pool2d: the same numbers as max_pool2d(relu(x)), and gradien
     }, {spread});
 }
 
+TEST_CASE("max_pool2d: 2x2 windows tiling an even plane (the backward that writes each window once)") {
+    // 36 columns: 18 windows a row, 16 + 2 in the vector loop; values at least 0.05 apart
+    const Tensor x = spread_tensor(Shape{2, 2, 6, 36}, 15);
+    check_gradients("max_pool2d 2x2 even", [&](Tape& t, const std::vector<Var>& in) {
+        return max_pool2d(t, in[0], 2, 2);
+    }, {x});
+    check_gradients("relu_max_pool2d 2x2 even", [&](Tape& t, const std::vector<Var>& in) {
+        return relu_max_pool2d(t, add(t, in[0], -10.82f), 2, 2);  // about half negative, none near 0
+    }, {x});
+}
+
 TEST_CASE("max_pool2d: picks the window maximum") {
     Tape t;
     Var x = t.input(Tensor(Shape{1, 1, 2, 4}, {1, 5, 2, 0, 3, 4, 7, 8}));
