@@ -23,7 +23,6 @@
 #endif
 
 #include <algorithm>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -35,22 +34,6 @@ namespace dl {
 
 namespace {
 
-
-// xpad (C,Hp,Wp) = x (C,H,W) with P zeros around each plane; writes every element once.
-void pad_example(float* xpad, const float* x, const Geom& g) {
-    const int Wp = g.Wp(), P = g.P;
-    for (int c = 0; c < g.C; ++c) {
-        float* dst = xpad + (long)c * g.Hp() * Wp;
-        std::fill(dst, dst + (long)P * Wp, 0.0f);
-        dst += (long)P * Wp;
-        for (int h = 0; h < g.H; ++h, dst += Wp) {
-            std::fill(dst, dst + P, 0.0f);
-            std::memcpy(dst + P, x + ((long)c * g.H + h) * g.W, sizeof(float) * g.W);
-            std::fill(dst + P + g.W, dst + Wp, 0.0f);
-        }
-        std::fill(dst, dst + (long)P * Wp, 0.0f);
-    }
-}
 
 // One output row of im2col: dst[ow] = src[ow * S], and its transpose for
 // col2im: dst[ow * S] += src[ow]. The stride is a template argument so that the
@@ -95,6 +78,22 @@ void add_row<1>(float* dst, const float* src, int OW, int) {
     }
 }
 #endif
+
+// xpad (C,Hp,Wp) = x (C,H,W) with P zeros around each plane; writes every element once.
+void pad_example(float* xpad, const float* x, const Geom& g) {
+    const int Wp = g.Wp(), P = g.P;
+    for (int c = 0; c < g.C; ++c) {
+        float* dst = xpad + (long)c * g.Hp() * Wp;
+        std::fill(dst, dst + (long)P * Wp, 0.0f);
+        dst += (long)P * Wp;
+        for (int h = 0; h < g.H; ++h, dst += Wp) {
+            std::fill(dst, dst + P, 0.0f);
+            copy_row<1>(dst + P, x + ((long)c * g.H + h) * g.W, g.W, 1);  // not memcpy: a call per short row
+            std::fill(dst + P + g.W, dst + Wp, 0.0f);
+        }
+        std::fill(dst, dst + (long)P * Wp, 0.0f);
+    }
+}
 
 // cols (K,OHW) from xpad (C,Hp,Wp): cols[(c,kh,kw)][(oh,ow)] = xpad[c][oh*S+kh][ow*S+kw]
 template <int S>
