@@ -112,7 +112,11 @@ void linear_backward(Tape& t, Node& n) {
         return;
     }
     begin_linear_statistics(t, n);
-    side_by_side([&] { input_grad(), param_grad(); }, [&] { linear_statistics(t, n, x, dy); });
+    auto plain = [&] {
+        input_grad();
+        param_grad();
+    };
+    side_by_side(plain, [&] { linear_statistics(t, n, x, dy); });
 }
 
 }  // namespace

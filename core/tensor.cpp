@@ -1,9 +1,9 @@
 #include "core/tensor.h"
 
-#include "core/parallel.h"
-
 #include <algorithm>
 #include <stdexcept>
+
+#include "core/parallel.h"
 
 namespace dl {
 
