@@ -44,52 +44,57 @@ struct Acc8 {
     }
 };
 
-// a_j += w_j u, b_j += w_j v and c_j += w_j z for the 8 weights w (each broadcast once).
-inline void fma_3x8(Acc8& a, Acc8& b, Acc8& c, const float* w, __m512 u, __m512 v, __m512 z) {
-    __m512 x;
-    x = _mm512_set1_ps(w[0]), a.a0 = _mm512_fmadd_ps(x, u, a.a0), b.a0 = _mm512_fmadd_ps(x, v, b.a0),
-    c.a0 = _mm512_fmadd_ps(x, z, c.a0);
-    x = _mm512_set1_ps(w[1]), a.a1 = _mm512_fmadd_ps(x, u, a.a1), b.a1 = _mm512_fmadd_ps(x, v, b.a1),
-    c.a1 = _mm512_fmadd_ps(x, z, c.a1);
-    x = _mm512_set1_ps(w[2]), a.a2 = _mm512_fmadd_ps(x, u, a.a2), b.a2 = _mm512_fmadd_ps(x, v, b.a2),
-    c.a2 = _mm512_fmadd_ps(x, z, c.a2);
-    x = _mm512_set1_ps(w[3]), a.a3 = _mm512_fmadd_ps(x, u, a.a3), b.a3 = _mm512_fmadd_ps(x, v, b.a3),
-    c.a3 = _mm512_fmadd_ps(x, z, c.a3);
-    x = _mm512_set1_ps(w[4]), a.a4 = _mm512_fmadd_ps(x, u, a.a4), b.a4 = _mm512_fmadd_ps(x, v, b.a4),
-    c.a4 = _mm512_fmadd_ps(x, z, c.a4);
-    x = _mm512_set1_ps(w[5]), a.a5 = _mm512_fmadd_ps(x, u, a.a5), b.a5 = _mm512_fmadd_ps(x, v, b.a5),
-    c.a5 = _mm512_fmadd_ps(x, z, c.a5);
-    x = _mm512_set1_ps(w[6]), a.a6 = _mm512_fmadd_ps(x, u, a.a6), b.a6 = _mm512_fmadd_ps(x, v, b.a6),
-    c.a6 = _mm512_fmadd_ps(x, z, c.a6);
-    x = _mm512_set1_ps(w[7]), a.a7 = _mm512_fmadd_ps(x, u, a.a7), b.a7 = _mm512_fmadd_ps(x, v, b.a7),
-    c.a7 = _mm512_fmadd_ps(x, z, c.a7);
+// One weight x (broadcast) times the R input rows: a += x u, and for R >= 2 and 3
+// also b += x v and c += x z.
+template <int R>
+inline void fma_rows(__m512 x, __m512& a, __m512& b, __m512& c, __m512 u, __m512 v, __m512 z) {
+    a = _mm512_fmadd_ps(x, u, a);
+    if constexpr (R >= 2) b = _mm512_fmadd_ps(x, v, b);
+    if constexpr (R >= 3) c = _mm512_fmadd_ps(x, z, c);
 }
 
-// Output rows [oh, oh + rows) (rows 1..3), columns [ow, ow + 16) under mask m, channels
-// [o0, o0 + 8). With fewer than 3 rows the spare accumulators repeat the last row's
-// work and are not stored.
+// The 8 weights w (each broadcast once) times the R input rows u, v, z.
+template <int R>
+inline void fma_rx8(Acc8& a, Acc8& b, Acc8& c, const float* w, __m512 u, __m512 v, __m512 z) {
+    fma_rows<R>(_mm512_set1_ps(w[0]), a.a0, b.a0, c.a0, u, v, z);
+    fma_rows<R>(_mm512_set1_ps(w[1]), a.a1, b.a1, c.a1, u, v, z);
+    fma_rows<R>(_mm512_set1_ps(w[2]), a.a2, b.a2, c.a2, u, v, z);
+    fma_rows<R>(_mm512_set1_ps(w[3]), a.a3, b.a3, c.a3, u, v, z);
+    fma_rows<R>(_mm512_set1_ps(w[4]), a.a4, b.a4, c.a4, u, v, z);
+    fma_rows<R>(_mm512_set1_ps(w[5]), a.a5, b.a5, c.a5, u, v, z);
+    fma_rows<R>(_mm512_set1_ps(w[6]), a.a6, b.a6, c.a6, u, v, z);
+    fma_rows<R>(_mm512_set1_ps(w[7]), a.a7, b.a7, c.a7, u, v, z);
+}
+
+// Output rows [oh, oh + R) (R = 1..3), columns [ow, ow + 16) under mask m, channels
+// [o0, o0 + 8): R*8 accumulators (a, b, c: one Acc8 per row; the unused ones are
+// never touched). The row count is a template argument so that a short last tile
+// (14 rows = 3+3+3+3+2) does no work for rows it does not have.
+template <int R>
 void direct_tile(float* y, const float* xpad, const float* wt, const float* bias, bool add, const Geom& g,
-                 int oh, int rows, int ow, __mmask16 m, int o0) {
+                 int oh, int ow, __mmask16 m, int o0) {
     const int OH = g.OH(), OW = g.OW(), Wp = g.Wp(), plane = g.Hp() * g.Wp();
     const long stride = (long)OH * OW;  // between channels of y
-    const int r1 = std::min(1, rows - 1), r2 = std::min(2, rows - 1);  // row offsets of b and c
     float* y0 = y + ((long)o0 * OH + oh) * OW + ow;
     const float* b0 = bias ? bias + o0 : nullptr;
     Acc8 a, b, c;
     a.init(y0, stride, m, add, b0);
-    b.init(y0 + r1 * OW, stride, m, add, b0);
-    c.init(y0 + r2 * OW, stride, m, add, b0);
+    if constexpr (R >= 2) b.init(y0 + OW, stride, m, add, b0);
+    if constexpr (R >= 3) c.init(y0 + 2 * OW, stride, m, add, b0);
     const float* w = wt + o0;
     for (int ci = 0; ci < g.C; ++ci)
         for (int kh = 0; kh < g.KH; ++kh) {
             const float* row = xpad + (long)ci * plane + (long)(oh + kh) * Wp + ow;
-            for (int kw = 0; kw < g.KW; ++kw, w += g.OC)
-                fma_3x8(a, b, c, w, _mm512_maskz_loadu_ps(m, row + kw), _mm512_maskz_loadu_ps(m, row + r1 * Wp + kw),
-                        _mm512_maskz_loadu_ps(m, row + r2 * Wp + kw));
+            for (int kw = 0; kw < g.KW; ++kw, w += g.OC) {
+                const __m512 u = _mm512_maskz_loadu_ps(m, row + kw);
+                const __m512 v = R >= 2 ? _mm512_maskz_loadu_ps(m, row + Wp + kw) : u;
+                const __m512 z = R >= 3 ? _mm512_maskz_loadu_ps(m, row + 2 * Wp + kw) : u;
+                fma_rx8<R>(a, b, c, w, u, v, z);
+            }
         }
     a.store(y0, stride, m);
-    if (rows >= 2) b.store(y0 + OW, stride, m);
-    if (rows >= 3) c.store(y0 + 2 * OW, stride, m);
+    if constexpr (R >= 2) b.store(y0 + OW, stride, m);
+    if constexpr (R >= 3) c.store(y0 + 2 * OW, stride, m);
 }
 
 }  // namespace
@@ -101,7 +106,10 @@ void conv_direct_example(float* y, const float* xpad, const float* wt, const flo
     for (int ow = 0; ow < OW; ow += 16) {
         const __mmask16 m = OW - ow >= 16 ? (__mmask16)0xFFFF : tail_mask(OW - ow);
         for (int o0 = 0; o0 < g.OC; o0 += 8) {
-            for (int oh = 0; oh < OH; oh += 3) direct_tile(y, xpad, wt, bias, add, g, oh, std::min(3, OH - oh), ow, m, o0);
+            int oh = 0;
+            for (; oh + 3 <= OH; oh += 3) direct_tile<3>(y, xpad, wt, bias, add, g, oh, ow, m, o0);
+            if (OH - oh == 2) direct_tile<2>(y, xpad, wt, bias, add, g, oh, ow, m, o0);
+            if (OH - oh == 1) direct_tile<1>(y, xpad, wt, bias, add, g, oh, ow, m, o0);
         }
     }
 }
