@@ -118,69 +118,92 @@ bool direct_conv(const Geom&) { return false; }
 void conv_direct_example(float*, const float*, const float*, const float*, bool, const Geom&) {}
 #endif
 
-// ---- weight gradient, direct (stride 1, OC = 32, K a multiple of 10) -------------------------
+// ---- weight gradient, direct (stride 1, 16 or 32 channels) ---------------------------------
 // dW^T[(c,kh,kw)][o] += sum_{oh,ow} xpad[c][oh+kh][ow+kw] dy[o][oh][ow]. With dy transposed
-// to dyt (OHW,OC), the 32 channels of one position are two vectors; a tile of 10
-// consecutive k holds 20 accumulators, and each position costs 2 loads, 10 broadcasts
-// of input values (read in place: no im2col) and 20 FMAs. No lanes are wasted on the
-// 14-wide rows and no horizontal sums are needed.
+// to dyt (OHW,OC), the OC channels of one position are V = OC/16 vectors. A tile holds
+// the accumulators of RH consecutive kernel rows r = (c,kh) times all KW columns:
+// RH*KW*V vectors. Each position then costs V loads, RH*KW broadcasts of input
+// values (read in place from xpad: no im2col) and RH*KW*V FMAs. No lanes are wasted
+// on the 14-wide rows and no horizontal sums are needed. The shapes:
+//   OC 32, 5x5: V 2, RH 2 (20 accumulators, 10 broadcasts per 20 FMAs)
+//   OC 32, 3x3: V 2, RH 3 (18 accumulators, 9 per 18)
+//   OC 16, 5x5: V 1, RH 5 (25 accumulators, 25 per 25: cnn's first layer, C = 1)
+// The loops over the tile are fully unrolled, so GCC keeps the accumulator array
+// in registers.
 #ifdef __AVX512F__
-bool direct_weight_grad(const Geom& g) { return g.S == 1 && g.OC == 32 && g.K() % 10 == 0; }
-
 namespace {
 
-struct Acc10 {
-    __m512 k0, k1, k2, k3, k4, k5, k6, k7, k8, k9;
-    Acc10()
-        : k0(_mm512_setzero_ps()), k1(k0), k2(k0), k3(k0), k4(k0), k5(k0), k6(k0), k7(k0), k8(k0), k9(k0) {}
+template <int V, int RH, int KW>
+struct WgradShape {
+    static bool fits(const Geom& g) { return g.OC == 16 * V && g.KW == KW && (g.C * g.KH) % RH == 0; }
 };
+using Wgrad32x5 = WgradShape<2, 2, 5>;
+using Wgrad32x3 = WgradShape<2, 3, 3>;
+using Wgrad16x5 = WgradShape<1, 5, 5>;
 
-// lo_j += x[off_j] dlo and hi_j += x[off_j] dhi for the tile's 10 input values
-inline void fma_10x2(Acc10& lo, Acc10& hi, const float* x, const long* off, __m512 dlo, __m512 dhi) {
-    __m512 v;
-    v = _mm512_set1_ps(x[off[0]]), lo.k0 = _mm512_fmadd_ps(v, dlo, lo.k0), hi.k0 = _mm512_fmadd_ps(v, dhi, hi.k0);
-    v = _mm512_set1_ps(x[off[1]]), lo.k1 = _mm512_fmadd_ps(v, dlo, lo.k1), hi.k1 = _mm512_fmadd_ps(v, dhi, hi.k1);
-    v = _mm512_set1_ps(x[off[2]]), lo.k2 = _mm512_fmadd_ps(v, dlo, lo.k2), hi.k2 = _mm512_fmadd_ps(v, dhi, hi.k2);
-    v = _mm512_set1_ps(x[off[3]]), lo.k3 = _mm512_fmadd_ps(v, dlo, lo.k3), hi.k3 = _mm512_fmadd_ps(v, dhi, hi.k3);
-    v = _mm512_set1_ps(x[off[4]]), lo.k4 = _mm512_fmadd_ps(v, dlo, lo.k4), hi.k4 = _mm512_fmadd_ps(v, dhi, hi.k4);
-    v = _mm512_set1_ps(x[off[5]]), lo.k5 = _mm512_fmadd_ps(v, dlo, lo.k5), hi.k5 = _mm512_fmadd_ps(v, dhi, hi.k5);
-    v = _mm512_set1_ps(x[off[6]]), lo.k6 = _mm512_fmadd_ps(v, dlo, lo.k6), hi.k6 = _mm512_fmadd_ps(v, dhi, hi.k6);
-    v = _mm512_set1_ps(x[off[7]]), lo.k7 = _mm512_fmadd_ps(v, dlo, lo.k7), hi.k7 = _mm512_fmadd_ps(v, dhi, hi.k7);
-    v = _mm512_set1_ps(x[off[8]]), lo.k8 = _mm512_fmadd_ps(v, dlo, lo.k8), hi.k8 = _mm512_fmadd_ps(v, dhi, hi.k8);
-    v = _mm512_set1_ps(x[off[9]]), lo.k9 = _mm512_fmadd_ps(v, dlo, lo.k9), hi.k9 = _mm512_fmadd_ps(v, dhi, hi.k9);
+// dwt rows [r0*KW, (r0+RH)*KW) += the tile's gradient; xpad (C,Hp,Wp), dyt (OHW,16V).
+// Predictive commoning (-O3) would keep the input values shared by neighbouring
+// positions in scalar registers and spill most of them: measured slower here.
+template <int V, int RH, int KW>
+__attribute__((optimize("no-predictive-commoning"))) void weight_grad_tile(float* dwt, const float* xpad,
+                                                                           const float* dyt, const Geom& g, int r0) {
+    const int OH = g.OH(), OW = g.OW(), Wp = g.Wp();
+    const float* rows[RH];  // the input row of each kernel row (c,kh) at oh = 0
+#pragma GCC unroll 8
+    for (int j = 0; j < RH; ++j) {
+        const int c = (r0 + j) / g.KH, kh = (r0 + j) % g.KH;
+        rows[j] = xpad + ((long)c * g.Hp() + kh) * Wp;
+    }
+    __m512 acc[RH][KW][V];
+#pragma GCC unroll 8
+    for (int j = 0; j < RH; ++j)
+#pragma GCC unroll 8
+        for (int kw = 0; kw < KW; ++kw)
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) acc[j][kw][v] = _mm512_setzero_ps();
+    const float* d = dyt;
+    for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow, d += 16 * V) {
+            __m512 dv[V];
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) dv[v] = _mm512_loadu_ps(d + 16 * v);
+#pragma GCC unroll 8
+            for (int j = 0; j < RH; ++j)
+#pragma GCC unroll 8
+                for (int kw = 0; kw < KW; ++kw) {
+                    const __m512 x = _mm512_set1_ps(rows[j][(long)oh * Wp + ow + kw]);
+#pragma GCC unroll 4
+                    for (int v = 0; v < V; ++v) acc[j][kw][v] = _mm512_fmadd_ps(x, dv[v], acc[j][kw][v]);
+                }
+        }
+    float* out = dwt + (long)r0 * KW * 16 * V;
+#pragma GCC unroll 8
+    for (int j = 0; j < RH; ++j)
+#pragma GCC unroll 8
+        for (int kw = 0; kw < KW; ++kw)
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) {
+                float* o = out + ((j * KW + kw) * V + v) * 16;
+                _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[j][kw][v]));
+            }
 }
 
-// dst[0..16) += v
-inline void add_to(float* dst, __m512 v) { _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), v)); }
+template <int V, int RH, int KW>
+void weight_grad_tiles(float* dwt, const float* xpad, const float* dyt, const Geom& g) {
+    for (int r0 = 0; r0 < g.C * g.KH; r0 += RH) weight_grad_tile<V, RH, KW>(dwt, xpad, dyt, g, r0);
+}
 
 }  // namespace
 
-// dwt (K,32) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,32).
+bool direct_weight_grad(const Geom& g) {
+    return g.S == 1 && (Wgrad32x5::fits(g) || Wgrad32x3::fits(g) || Wgrad16x5::fits(g));
+}
+
+// dwt (K,OC) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,OC).
 void weight_grad_direct(float* dwt, const float* xpad, const float* dyt, const Geom& g) {
-    const int OH = g.OH(), OW = g.OW(), Wp = g.Wp(), plane = g.Hp() * g.Wp();
-    for (int k0 = 0; k0 < g.K(); k0 += 10) {
-        long off[10];  // offset of each k's window origin in xpad
-        for (int j = 0; j < 10; ++j) {
-            const int k = k0 + j, c = k / (g.KH * g.KW), kh = k / g.KW % g.KH, kw = k % g.KW;
-            off[j] = (long)c * plane + (long)kh * Wp + kw;
-        }
-        Acc10 lo, hi;
-        const float* d = dyt;
-        for (int oh = 0; oh < OH; ++oh)
-            for (int ow = 0; ow < OW; ++ow, d += 32)
-                fma_10x2(lo, hi, xpad + (long)oh * Wp + ow, off, _mm512_loadu_ps(d), _mm512_loadu_ps(d + 16));
-        float* out = dwt + (long)k0 * 32;
-        add_to(out + 0, lo.k0), add_to(out + 16, hi.k0);
-        add_to(out + 32, lo.k1), add_to(out + 48, hi.k1);
-        add_to(out + 64, lo.k2), add_to(out + 80, hi.k2);
-        add_to(out + 96, lo.k3), add_to(out + 112, hi.k3);
-        add_to(out + 128, lo.k4), add_to(out + 144, hi.k4);
-        add_to(out + 160, lo.k5), add_to(out + 176, hi.k5);
-        add_to(out + 192, lo.k6), add_to(out + 208, hi.k6);
-        add_to(out + 224, lo.k7), add_to(out + 240, hi.k7);
-        add_to(out + 256, lo.k8), add_to(out + 272, hi.k8);
-        add_to(out + 288, lo.k9), add_to(out + 304, hi.k9);
-    }
+    if (Wgrad32x5::fits(g)) weight_grad_tiles<2, 2, 5>(dwt, xpad, dyt, g);
+    else if (Wgrad32x3::fits(g)) weight_grad_tiles<2, 3, 3>(dwt, xpad, dyt, g);
+    else if (Wgrad16x5::fits(g)) weight_grad_tiles<1, 5, 5>(dwt, xpad, dyt, g);
 }
 #else
 bool direct_weight_grad(const Geom&) { return false; }

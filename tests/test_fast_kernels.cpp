@@ -81,6 +81,7 @@ TEST_CASE("conv2d: single-channel direct kernel and stride-1 row copies against 
     check_conv(2, 16, 10, 10, 8, 3, 1, 1, true);   // direct dx with fewer output than input channels
     check_conv(2, 10, 7, 9, 32, 3, 1, 1, true);    // direct dW: K = 90, 32 channels, rows of 9
     check_conv(2, 8, 9, 7, 16, 3, 1, 0, false);    // no padding: dy padded by 2 for dx
+    check_conv(2, 2, 11, 13, 16, 5, 1, 2, true);   // direct dW for 16 channels; dy's transpose ends in 15 positions
     check_conv(2, 3, 17, 33, 4, 3, 1, 1, true);    // rows of 33: 16 + 16 + 1
     check_conv(2, 2, 16, 16, 3, 3, 2, 1, true);    // stride 2: the plain loops
 }
