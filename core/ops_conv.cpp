@@ -401,7 +401,9 @@ void conv2d_backward(Tape& t, Node& n) {
     const bool has_bias = n.params[1] != nullptr;
     if (stats) begin_conv_statistics(t, n, g);
     const Workspace ws = make_workspace(n, g, T, stats, need_dx);
-    n.aux[1].resize(Shape{T, K, OHW});
+    // aux[1], per thread: im2col's columns (K,OHW), or for the direct kernel dy transposed (OHW,OC)
+    const int rows = direct_weight_grad(g) ? g.OC : K;
+    n.aux[1].resize(Shape{T, rows, OHW});
     bool assign_dx = false;  // first write of dx: every element is assigned, no zeroing
     float* dx = need_dx ? t.grad_write(n.in[0], assign_dx).data() : nullptr;
     const float* dy = n.grad->data();
@@ -419,7 +421,7 @@ void conv2d_backward(Tape& t, Node& n) {
         int first, last;
         thread_range(g.N, tid, nt, first, last);
         float* part = ws.part(n, tid);
-        float* cols = n.aux[1].data() + (long)tid * K * OHW;
+        float* cols = n.aux[1].data() + (long)tid * rows * OHW;
         std::fill(part, part + ws.stride, 0.0f);
         for (int b = first; b < last; ++b) {
             const float* dyb = dy + (long)b * g.OC * OHW;
