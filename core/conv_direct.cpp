@@ -118,7 +118,7 @@ bool direct_conv(const Geom&) { return false; }
 void conv_direct_example(float*, const float*, const float*, const float*, bool, const Geom&) {}
 #endif
 
-// ---- weight gradient, direct (stride 1, 16 or 32 channels) ---------------------------------
+// ---- weight gradient, direct (stride 1, 16, 32 or 64 channels) ---------------------------------
 // dW^T[(c,kh,kw)][o] += sum_{oh,ow} xpad[c][oh+kh][ow+kw] dy[o][oh][ow]. With dy transposed
 // to dyt (OHW,OC), the OC channels of one position are V = OC/16 vectors. A tile holds
 // the accumulators of RH consecutive kernel rows r = (c,kh) times all KW columns:
@@ -128,6 +128,7 @@ void conv_direct_example(float*, const float*, const float*, const float*, bool,
 //   OC 32, 5x5: V 2, RH 2 (20 accumulators, 10 broadcasts per 20 FMAs)
 //   OC 32, 3x3: V 2, RH 3 (18 accumulators, 9 per 18)
 //   OC 16, 5x5: V 1, RH 5 (25 accumulators, 25 per 25: cnn's first layer, C = 1)
+//   OC 64, 3x3: V 4, RH 2 (24 accumulators, 6 per 24: cnn-bn's second layer)
 // The loops over the tile are fully unrolled, so GCC keeps the accumulator array
 // in registers.
 #ifdef __AVX512F__
@@ -140,6 +141,7 @@ struct WgradShape {
 using Wgrad32x5 = WgradShape<2, 2, 5>;
 using Wgrad32x3 = WgradShape<2, 3, 3>;
 using Wgrad16x5 = WgradShape<1, 5, 5>;
+using Wgrad64x3 = WgradShape<4, 2, 3>;
 
 // dwt rows [r0*KW, (r0+RH)*KW) += the tile's gradient; xpad (C,Hp,Wp), dyt (OHW,16V).
 // Predictive commoning (-O3) would keep the input values shared by neighbouring
@@ -196,7 +198,7 @@ void weight_grad_tiles(float* dwt, const float* xpad, const float* dyt, const Ge
 }  // namespace
 
 bool direct_weight_grad(const Geom& g) {
-    return g.S == 1 && (Wgrad32x5::fits(g) || Wgrad32x3::fits(g) || Wgrad16x5::fits(g));
+    return g.S == 1 && (Wgrad32x5::fits(g) || Wgrad32x3::fits(g) || Wgrad16x5::fits(g) || Wgrad64x3::fits(g));
 }
 
 // dwt (K,OC) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,OC).
@@ -204,6 +206,7 @@ void weight_grad_direct(float* dwt, const float* xpad, const float* dyt, const G
     if (Wgrad32x5::fits(g)) weight_grad_tiles<2, 2, 5>(dwt, xpad, dyt, g);
     else if (Wgrad32x3::fits(g)) weight_grad_tiles<2, 3, 3>(dwt, xpad, dyt, g);
     else if (Wgrad16x5::fits(g)) weight_grad_tiles<1, 5, 5>(dwt, xpad, dyt, g);
+    else if (Wgrad64x3::fits(g)) weight_grad_tiles<4, 2, 3>(dwt, xpad, dyt, g);
 }
 #else
 bool direct_weight_grad(const Geom&) { return false; }

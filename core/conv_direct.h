@@ -18,9 +18,10 @@ bool direct_conv(const Geom& g);
 // xpad (C,Hp,Wp) padded input; wt (K,OC) the weights transposed (K = C*KH*KW); bias (OC) or nullptr.
 void conv_direct_example(float* y, const float* xpad, const float* wt, const float* bias, bool add, const Geom& g);
 
-// Weight gradient: stride 1, OC = 32, K a multiple of 10.
+// Weight gradient: stride 1 and one of the shapes listed in conv_direct.cpp (OC 32 with 5x5
+// or 3x3 kernels, OC 16 with 5x5, OC 64 with 3x3).
 bool direct_weight_grad(const Geom& g);
-// dwt (K,32) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,32).
+// dwt (K,OC) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,OC).
 void weight_grad_direct(float* dwt, const float* xpad, const float* dyt, const Geom& g);
 
 #ifdef __AVX512F__

@@ -81,6 +81,7 @@ TEST_CASE("conv2d: single-channel direct kernel and stride-1 row copies against 
     check_conv(2, 16, 10, 10, 8, 3, 1, 1, true);   // direct dx with fewer output than input channels
     check_conv(2, 10, 7, 9, 32, 3, 1, 1, true);    // direct dW: K = 90, 32 channels, rows of 9
     check_conv(2, 1, 12, 12, 32, 3, 1, 1, true);   // direct dW with K = 9 < 32 channels (cnn-bn's first layer)
+    check_conv(2, 4, 9, 11, 64, 3, 1, 1, false);   // direct dW for 64 channels (cnn-bn's second layer)
     check_conv(2, 8, 9, 7, 16, 3, 1, 0, false);    // no padding: dy padded by 2 for dx
     check_conv(2, 2, 11, 13, 16, 5, 1, 2, true);   // direct dW for 16 channels; dy's transpose ends in 15 positions
     check_conv(2, 3, 17, 33, 4, 3, 1, 1, true);    // rows of 33: 16 + 16 + 1
