@@ -6,8 +6,9 @@
 
 Same architectures (mlp 784-256-128-10, cnn of layers/models), same batch sizes
 (mlp 128, cnn 64), random data, SGD, 2 threads. Each side reports the median
-ms per step after warm-up; the machine is noisy, so the two sides run in
-alternating rounds and the ratio is taken per round, then the median quoted.
+ms per step after warm-up; the machine is noisy, so in each round every case
+runs on both sides back to back, the ratio is taken per pair, and the median
+over the rounds is quoted.
 Needs PyTorch (Debian: apt-get install python3-torch).
 
 Both sides use the system OpenBLAS, whose CPU detection (0.3.21) falls back to
@@ -142,29 +143,26 @@ def inference_fn(model, batch):
     return step
 
 
-def torch_round(warmup, repeats):
+def torch_cases():
+    """(name, batch, step) for each case: the models are built once, for every round."""
     torch.manual_seed(0)
-    cases = [("mlp_train_step", 128, train_step_fn(mlp(), 128)),
-             ("cnn_train_step", 64, train_step_fn(cnn(), 64)),
-             ("cnn_inference", 1000, inference_fn(cnn().eval(), 1000))]
-    out = {}
-    for name, batch, fn in cases:
-        ms = time_steps(fn, warmup, repeats)
-        out[name] = {"name": name, "batch": batch, "threads": torch.get_num_threads(),
-                     "ms_per_step": round(ms, 3), "examples_per_s": round(batch * 1e3 / ms, 1)}
-    return out
+    return [("mlp_train_step", 128, train_step_fn(mlp(), 128)),
+            ("cnn_train_step", 64, train_step_fn(cnn(), 64)),
+            ("cnn_inference", 1000, inference_fn(cnn().eval(), 1000))]
 
 
-def ours_round(bench, threads):
-    out = {}
-    run = subprocess.run([bench, "--threads", str(threads), "--only", "mlp_train_step,cnn_train_step,cnn_inference,"
-                          "mlp_train_step_stats,cnn_train_step_stats"],
+def torch_case(name, batch, fn, warmup, repeats):
+    ms = time_steps(fn, warmup, repeats)
+    return {"name": name, "batch": batch, "threads": torch.get_num_threads(),
+            "ms_per_step": round(ms, 3), "examples_per_s": round(batch * 1e3 / ms, 1)}
+
+
+def ours_case(bench, threads, name):
+    """build/bench's rows for one case (and its statistics variant for a training step)."""
+    only = name + "," + name + "_stats" if name.endswith("_train_step") else name
+    run = subprocess.run([bench, "--threads", str(threads), "--only", only],
                          capture_output=True, text=True, check=True)
-    for line in run.stdout.splitlines():
-        if line.startswith("{"):
-            row = json.loads(line)
-            out[row["name"]] = row
-    return out
+    return {row["name"]: row for row in map(json.loads, filter(lambda l: l.startswith("{"), run.stdout.splitlines()))}
 
 
 def main():
@@ -190,24 +188,23 @@ def main():
               "OpenMP spin-waiting both sides can be several times slower (try --omp-wait-policy passive)",
               flush=True)
 
+    # Each case runs on both sides back to back, so that the two figures of a
+    # pair are seconds apart; the machine's speed drifts over a whole round.
     ratios = {}
+    cases = torch_cases()
     for r in range(args.rounds):
-        theirs = torch_round(args.warmup, args.repeats)
-        for row in theirs.values():
-            print(json.dumps(dict(row, side="pytorch", round=r)), flush=True)
-        if args.torch_only:
-            continue
-        ours = ours_round(args.bench, args.threads)
-        for row in ours.values():
-            print(json.dumps(dict(row, side="ours", round=r)), flush=True)
-        for name, row in theirs.items():
-            if name in ours:
-                ratios.setdefault(name, []).append(row["ms_per_step"] / ours[name]["ms_per_step"])
-        for name in ("mlp_train_step", "cnn_train_step"):
-            stats = name + "_stats"
-            if stats in ours:
-                ratios.setdefault(stats + " (vs pytorch plain)", []).append(
-                    theirs[name]["ms_per_step"] / ours[stats]["ms_per_step"])
+        for name, batch, fn in cases:
+            theirs = torch_case(name, batch, fn, args.warmup, args.repeats)
+            print(json.dumps(dict(theirs, side="pytorch", round=r)), flush=True)
+            if args.torch_only:
+                continue
+            ours = ours_case(args.bench, args.threads, name)
+            for row in ours.values():
+                print(json.dumps(dict(row, side="ours", round=r)), flush=True)
+            ratios.setdefault(name, []).append(theirs["ms_per_step"] / ours[name]["ms_per_step"])
+            if name + "_stats" in ours:
+                ratios.setdefault(name + "_stats (vs pytorch plain)", []).append(
+                    theirs["ms_per_step"] / ours[name + "_stats"]["ms_per_step"])
     for name, rs in ratios.items():
         print(f"{name}: ours is {statistics.median(rs):.2f}x PyTorch's examples/s "
               f"(median of {len(rs)} rounds: {', '.join(f'{x:.2f}' for x in rs)})")
