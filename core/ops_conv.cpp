@@ -29,6 +29,7 @@
 #include "core/conv_direct.h"
 #include "core/kernels.h"
 #include "core/ops_nn.h"
+#include "core/pool_planes.h"
 
 namespace dl {
 
@@ -393,7 +394,11 @@ void begin_conv_statistics(Tape& t, Node& n, const Geom& g) {
     if (n.params[1]) t.begin_param_stats(*n.params[1], "conv2d");
 }
 
-void conv2d_backward(Tape& t, Node& n) {
+// The backward of conv2d and of conv2d_relu_max_pool2d; they differ only in where
+// each example's dy (OC,OH,OW) comes from: dy_of(b, tid) returns it (thread tid
+// may build it in its own scratch).
+template <class DyOf>
+void conv2d_backward_with(Tape& t, Node& n, DyOf dy_of) {
     const Geom g = geom_of(n);
     const int T = omp_get_max_threads(), K = g.K(), OHW = g.OHW();
     const bool stats = t.statistics();
@@ -406,7 +411,6 @@ void conv2d_backward(Tape& t, Node& n) {
     n.aux[1].resize(Shape{T, rows, OHW});
     bool assign_dx = false;  // first write of dx: every element is assigned, no zeroing
     float* dx = need_dx ? t.grad_write(n.in[0], assign_dx).data() : nullptr;
-    const float* dy = n.grad->data();
     const float* weight = n.params[0]->value.data();
     const float s2 = t.stats_scale() * t.stats_scale();
     float* sqnorm = stats ? t.per_example_sqnorm() : nullptr;
@@ -424,7 +428,7 @@ void conv2d_backward(Tape& t, Node& n) {
         float* cols = n.aux[1].data() + (long)tid * rows * OHW;
         std::fill(part, part + ws.stride, 0.0f);
         for (int b = first; b < last; ++b) {
-            const float* dyb = dy + (long)b * g.OC * OHW;
+            const float* dyb = dy_of(b, tid);
             const float* xpad = n.aux[0].data() + b * g.in_plane();
             if (!direct_weight_grad(g)) im2col(cols, xpad, g);
             const float norm = weight_grad_example(part, ws, xpad, cols, dyb, g, has_bias, stats);
@@ -440,6 +444,71 @@ void conv2d_backward(Tape& t, Node& n) {
         }
     }
     reduce_partials(n, ws, used, g, stats, s2 / static_cast<float>(g.N));
+}
+
+void conv2d_backward(Tape& t, Node& n) {
+    const float* dy = n.grad->data();
+    const long size = (long)n.out.dim(1) * n.out.dim(2) * n.out.dim(3);
+    conv2d_backward_with(t, n, [=](int b, int) { return dy + b * size; });
+}
+
+// ---- conv2d, ReLU and max pooling as one op -------------------------------------------------
+// Each thread convolves one example into its scratch aux[4] (OC,OH,OW), which stays
+// in cache, and pools it from there: the full-size convolution output is never
+// written to memory nor read back (cnn's first layer: 3.2 MB a batch). Backward
+// unpools each example's gradient into the same scratch and runs conv2d's backward
+// from it. iarg[9], iarg[10]: the pool's kernel and stride; ints: relu_max_pool2d's argmax.
+struct PoolArgs {
+    int K, S, PH, PW;
+};
+
+PoolArgs pool_args(const Node& n) {
+    const Geom g = geom_of(n);
+    const int K = n.iarg[9], S = n.iarg[10];
+    return PoolArgs{K, S, (g.OH() - K) / S + 1, (g.OW() - K) / S + 1};
+}
+
+void conv_pool_forward(Node& n, const float* x, const float* weight, const float* bias) {
+    const Geom g = geom_of(n);
+    const PoolArgs p = pool_args(n);
+    const int T = omp_get_max_threads(), OHW = g.OHW(), PHW = p.PH * p.PW;
+    n.aux[0].resize(Shape{g.N, g.C, g.Hp(), g.Wp()});
+    n.aux[1].resize(Shape{g.K(), g.OC});
+    transpose_weights(n.aux[1].data(), weight, g);
+    n.aux[4].resize(Shape{T, g.OC * OHW});
+    n.ints.resize(n.out.size());
+#pragma omp parallel num_threads(T)
+    {
+        int first, last;
+        thread_range(g.N, omp_get_thread_num(), omp_get_num_threads(), first, last);
+        float* ys = n.aux[4].data() + (long)omp_get_thread_num() * g.OC * OHW;
+        for (int b = first; b < last; ++b) {
+            float* xp = n.aux[0].data() + b * g.in_plane();
+            pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
+            conv_direct_example(ys, xp, n.aux[1].data(), bias, false, g);
+            const long out = (long)b * g.OC * PHW;
+            for (int o = 0; o < g.OC; ++o)
+                relu_max_pool_plane(n.out.data() + out + o * PHW, n.ints.data() + out + o * PHW, ys + (long)o * OHW,
+                                    g.OH(), g.OW(), p.K, p.S);
+        }
+    }
+}
+
+void conv_pool_backward(Tape& t, Node& n) {
+    const Geom g = geom_of(n);
+    const PoolArgs p = pool_args(n);
+    const int OHW = g.OHW(), PHW = p.PH * p.PW;
+    n.aux[4].resize(Shape{omp_get_max_threads(), g.OC * OHW});
+    const float* dpool = n.grad->data();
+    const int* argmax = n.ints.data();
+    float* scratch = n.aux[4].data();
+    conv2d_backward_with(t, n, [=](int b, int tid) {
+        float* dy = scratch + (long)tid * g.OC * OHW;
+        const long in = (long)b * g.OC * PHW;
+        for (int o = 0; o < g.OC; ++o)
+            max_unpool_plane(dy + (long)o * OHW, dpool + in + o * PHW, argmax + in + o * PHW, g.OH(), g.OW(), p.K, p.S);
+        return static_cast<const float*>(dy);
+    });
 }
 
 void check_conv_args(const Shape& sx, const Parameter& weight, const Parameter* bias, int stride, int padding) {
@@ -476,6 +545,27 @@ Var conv2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int p
     weight.ensure_grad();
     if (bias) bias->ensure_grad();
     conv2d_forward(n, t.value(x).data(), weight.value.data(), bias ? bias->value.data() : nullptr);
+    return Var{t.size() - 1};
+}
+
+Var conv2d_relu_max_pool2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int padding,
+                           int pool_kernel, int pool_stride) {
+    const Shape sx = t.shape(x);
+    check_conv_args(sx, weight, bias, stride, padding);
+    const Shape& sw = weight.value.shape();
+    const Geom g{sx[0], sx[1], sx[2], sx[3], sw[0], sw[2], sw[3], stride, padding};
+    const bool pool_fits = pool_kernel >= 1 && pool_stride >= 1 && g.OH() >= pool_kernel && g.OW() >= pool_kernel;
+    if (!direct_conv(g) || !pool_fits)  // the separate ops (which also explain a bad pool)
+        return relu_max_pool2d(t, conv2d(t, x, weight, bias, stride, padding), pool_kernel, pool_stride);
+    const Shape out{g.N, g.OC, (g.OH() - pool_kernel) / pool_stride + 1, (g.OW() - pool_kernel) / pool_stride + 1};
+    Node& n = t.record("conv2d_relu_max_pool2d", out, {x}, conv_pool_backward, /*owns_params=*/true);
+    const int args[11] = {g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.S, g.P, pool_kernel, pool_stride};
+    std::copy(args, args + 11, n.iarg);
+    n.params[0] = &weight;
+    n.params[1] = bias;
+    weight.ensure_grad();
+    if (bias) bias->ensure_grad();
+    conv_pool_forward(n, t.value(x).data(), weight.value.data(), bias ? bias->value.data() : nullptr);
     return Var{t.size() - 1};
 }
 

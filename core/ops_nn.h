@@ -26,6 +26,12 @@ Var avg_pool2d(Tape& t, Var x, int kernel, int stride);
 // max(0, max_pool2d(x)), one pass over x instead of three (relu, its copy, the pool),
 // and backward skips relu's pass as well. Sequential uses it for ReLU then MaxPool2d.
 Var relu_max_pool2d(Tape& t, Var x, int kernel, int stride);
+// relu_max_pool2d(conv2d(x)) as one op (ops_conv.cpp), with the same numbers: each
+// example is convolved and pooled while in cache, and the convolution's output is
+// never stored. Sequential uses it for Conv2d, ReLU, MaxPool2d. Where the direct
+// convolution kernel does not apply, it records the two ops instead.
+Var conv2d_relu_max_pool2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int padding,
+                           int pool_kernel, int pool_stride);
 
 // Inverted dropout (ops_norm.cpp): in training, zeroes each element with
 // probability p and scales the rest by 1/(1-p); in eval (or p == 0) returns x.

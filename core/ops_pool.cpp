@@ -11,6 +11,7 @@
 
 #include "core/ops_nn.h"
 #include "core/parallel.h"
+#include "core/pool_planes.h"
 
 namespace dl {
 
@@ -97,6 +98,14 @@ void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g) {
     max_pool_forward_plane(yp, ap, xp, g);
 }
 
+// One plane of max_pool_forward, with the ReLU clamp when `relu` (see below).
+void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g, bool relu) {
+    max_pool_plane(yp, ap, xp, g);
+    if (!relu) return;
+    for (int i = 0; i < g.OH * g.OW; ++i)
+        if (!(yp[i] > 0.0f)) yp[i] = 0.0f, ap[i] = -1;
+}
+
 // y = max pool of x, and with `relu` y = max(y, 0) with argmax -1 (no gradient)
 // where the window held no positive value: the same as pooling relu(x), whose
 // maximum there is a 0 with zero derivative. The clamp runs on the plane just
@@ -104,14 +113,8 @@ void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g) {
 void max_pool_forward(float* y, int* argmax, const float* x, const PoolGeom& g, bool relu) {
     const int out_plane = g.OH * g.OW;
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
-    for (int p = 0; p < g.planes; ++p) {
-        float* yp = y + (long)p * out_plane;
-        int* ap = argmax + (long)p * out_plane;
-        max_pool_plane(yp, ap, x + (long)p * g.H * g.W, g);
-        if (!relu) continue;
-        for (int i = 0; i < out_plane; ++i)
-            if (!(yp[i] > 0.0f)) yp[i] = 0.0f, ap[i] = -1;
-    }
+    for (int p = 0; p < g.planes; ++p)
+        max_pool_plane(y + (long)p * out_plane, argmax + (long)p * out_plane, x + (long)p * g.H * g.W, g, relu);
 }
 
 #ifdef __AVX512F__
@@ -142,7 +145,22 @@ void max_pool_2x2_backward_row(float* dxp, const float* dy, const int* argmax, i
 }
 #endif
 
-// dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax (none for -1).
+// One plane of max_pool_backward: dxp (H,W) += dyp (OH,OW) routed to each window's
+// argmax (none for -1), or = when `assign`.
+void max_pool_backward_plane(float* dxp, const float* dyp, const int* ap, const PoolGeom& g, bool assign) {
+#ifdef __AVX512F__
+    if (assign && is_2x2_stride_2(g) && g.H % 2 == 0 && g.W % 2 == 0) {
+        for (int oh = 0; oh < g.OH; ++oh)
+            max_pool_2x2_backward_row(dxp, dyp + oh * g.OW, ap + oh * g.OW, 2 * oh * g.W, g.W, g.OW);
+        return;
+    }
+#endif
+    if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
+    for (int i = 0; i < g.OH * g.OW; ++i)
+        if (ap[i] >= 0) dxp[ap[i]] += dyp[i];
+}
+
+// dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax.
 // On the first write of dx each plane is zeroed here, in the parallel loop,
 // while it is in cache (instead of the whole tensor on one thread), or written
 // window by window for the common 2x2 case.
@@ -153,26 +171,10 @@ void max_pool_backward(Tape& t, Node& n) {
     const float* dy = n.grad->data();
     const int* argmax = n.ints.data();
     const int out_plane = g.OH * g.OW;
-#ifdef __AVX512F__
-    const bool tiled = assign && is_2x2_stride_2(g) && g.H % 2 == 0 && g.W % 2 == 0;
-#else
-    const bool tiled = false;
-#endif
 #pragma omp parallel for schedule(static) if (pool_parallel(g))
-    for (int p = 0; p < g.planes; ++p) {
-        float* dxp = dx + (long)p * g.H * g.W;
-        const long o0 = (long)p * out_plane;
-#ifdef __AVX512F__
-        if (tiled) {
-            for (int oh = 0; oh < g.OH; ++oh)
-                max_pool_2x2_backward_row(dxp, dy + o0 + oh * g.OW, argmax + o0 + oh * g.OW, 2 * oh * g.W, g.W, g.OW);
-            continue;
-        }
-#endif
-        if (assign) std::fill(dxp, dxp + (long)g.H * g.W, 0.0f);
-        for (int i = 0; i < out_plane; ++i)
-            if (argmax[o0 + i] >= 0) dxp[argmax[o0 + i]] += dy[o0 + i];
-    }
+    for (int p = 0; p < g.planes; ++p)
+        max_pool_backward_plane(dx + (long)p * g.H * g.W, dy + (long)p * out_plane, argmax + (long)p * out_plane, g,
+                                assign);
 }
 
 // ---- average pool: y = mean over each K x K window -------------------------------------
@@ -236,6 +238,16 @@ Var max_pool2d(Tape& t, Var x, int kernel, int stride) {
     n.ints.resize(n.out.size());
     max_pool_forward(n.out.data(), n.ints.data(), t.value(x).data(), pool_geom(n), false);
     return Var{t.size() - 1};
+}
+
+void relu_max_pool_plane(float* y, int* argmax, const float* x, int H, int W, int kernel, int stride) {
+    const PoolGeom g{1, H, W, (H - kernel) / stride + 1, (W - kernel) / stride + 1, kernel, stride};
+    max_pool_plane(y, argmax, x, g, true);
+}
+
+void max_unpool_plane(float* dx, const float* dy, const int* argmax, int H, int W, int kernel, int stride) {
+    const PoolGeom g{1, H, W, (H - kernel) / stride + 1, (W - kernel) / stride + 1, kernel, stride};
+    max_pool_backward_plane(dx, dy, argmax, g, true);
 }
 
 Var relu_max_pool2d(Tape& t, Var x, int kernel, int stride) {

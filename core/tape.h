@@ -55,10 +55,10 @@ struct Node {
     BackwardFn backward = nullptr;
 
     // Op arguments, kept small and fixed so that recording never allocates.
-    int iarg[10] = {};
+    int iarg[12] = {};
     float farg[4] = {};
     Parameter* params[2] = {nullptr, nullptr};
-    Tensor aux[4];              // op scratch (saved masks, statistics, columns, ...)
+    Tensor aux[5];              // op scratch (saved masks, statistics, columns, ...)
     std::vector<int> ints;      // integer scratch (labels, argmax indices)
 
     Node() = default;

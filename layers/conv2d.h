@@ -1,5 +1,6 @@
 // Conv2d: x (N, C, H, W) -> (N, OC, OH, OW); weight (OC, C, k, k), bias (OC).
-// The op (core/ops_conv.cpp) runs im2col + GEMM per example, parallel over the batch.
+// The op (core/ops_conv.cpp) runs a direct kernel (or im2col + GEMM) per example,
+// parallel over the batch.
 #pragma once
 #include <random>
 #include <string>
@@ -24,6 +25,11 @@ public:
 
     Var forward(Tape& tape, Var x) override {
         return conv2d(tape, x, weight_, has_bias_ ? &bias_ : nullptr, stride_, padding_);
+    }
+    // This layer, a ReLU and a max pool as one op (Sequential's fusion; the same numbers).
+    Var forward_relu_max_pool(Tape& tape, Var x, int pool_kernel, int pool_stride) {
+        return conv2d_relu_max_pool2d(tape, x, weight_, has_bias_ ? &bias_ : nullptr, stride_, padding_, pool_kernel,
+                                      pool_stride);
     }
     std::string describe() const override {
         return "Conv2d(" + std::to_string(in_) + ", " + std::to_string(out_) + ", kernel " + std::to_string(kernel_) +

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "layers/activations.h"
+#include "layers/conv2d.h"
 #include "layers/module.h"
 #include "layers/pooling.h"
 
@@ -27,11 +28,19 @@ public:
         return add(std::make_unique<Layer>(std::forward<Args>(args)...));
     }
 
-    // A ReLU directly followed by a MaxPool2d runs as one fused op, relu_max_pool2d
-    // (the same numbers; see core/ops_nn.h). Every other layer runs on its own.
+    // Fused ops, with the same numbers (see core/ops_nn.h): Conv2d, ReLU, MaxPool2d
+    // run as conv2d_relu_max_pool2d; a ReLU followed by a MaxPool2d as relu_max_pool2d.
+    // Every other layer runs on its own.
     Var forward(Tape& tape, Var x) override {
         for (size_t i = 0; i < layers_.size(); ++i) {
-            if (const MaxPool2d* pool = pool_after_relu(i)) {
+            auto* conv = dynamic_cast<Conv2d*>(layers_[i].get());
+            const MaxPool2d* pool = pool_after_relu(i + 1);
+            if (conv && pool) {
+                x = conv->forward_relu_max_pool(tape, x, pool->kernel(), pool->stride());
+                i += 2;  // the ReLU and the pool are done too
+                continue;
+            }
+            if ((pool = pool_after_relu(i))) {
                 x = relu_max_pool2d(tape, x, pool->kernel(), pool->stride());
                 ++i;  // the pool is done too
                 continue;

@@ -164,6 +164,72 @@ TEST_CASE("relu_max_pool2d: the same numbers as max_pool2d(relu(x)), and gradien
     }, {spread});
 }
 
+namespace {
+
+// conv2d_relu_max_pool2d against relu_max_pool2d(conv2d(x)): the same values and
+// the same gradients (x, weight, bias), bit for bit; with `stats` also the same
+// per-example statistics (grad_sq and the per-example gradient norms).
+void check_conv_pool(int N, int C, int H, int OC, int k, int pad, int pk, int ps, bool bias, bool stats) {
+    INFO("x (" << N << "," << C << "," << H << "," << H << "), " << OC << " channels, kernel " << k << ", pool " << pk
+               << "/" << ps << (bias ? "" : ", no bias") << (stats ? ", statistics" : ""));
+    Tensor x = random_tensor(Shape{N, C, H, H}, 21);
+    Parameter w("w", Shape{OC, C, k, k}), b("b", Shape{OC});
+    w.value = random_tensor(w.value.shape(), 22);
+    b.value = random_tensor(b.value.shape(), 23, -2.0f, 0.5f);  // many windows with no positive value
+    std::vector<int> labels(N);
+    for (int i = 0; i < N; ++i) labels[i] = i % 3;
+    struct Out {
+        Tensor y, dx, dw, db, sq_w, sq_b;
+        std::vector<float> norms;
+    };
+    auto run = [&](bool fused) {
+        w.zero_grad(), b.zero_grad();
+        w.grad_sq = Tensor(), b.grad_sq = Tensor(), w.stats_batch = b.stats_batch = 0;
+        Tape t;
+        t.set_statistics(stats);
+        Var xv = t.input(x, true);
+        Parameter* bp = bias ? &b : nullptr;
+        Var y = fused ? conv2d_relu_max_pool2d(t, xv, w, bp, 1, pad, pk, ps)
+                      : relu_max_pool2d(t, conv2d(t, xv, w, bp, 1, pad), pk, ps);
+        t.backward(softmax_cross_entropy(t, mul(t, flatten(t, y), 0.1f), labels));
+        Out o{t.value(y), t.grad(xv), w.grad, b.grad, w.grad_sq, b.grad_sq, {}};
+        if (stats) o.norms = t.per_example_grad_norms();
+        return o;
+    };
+    const Out f = run(true), r = run(false);
+    auto same = [](const Tensor& a, const Tensor& c) {
+        return a.shape() == c.shape() && std::equal(a.data(), a.data() + a.size(), c.data());
+    };
+    CHECK(same(f.y, r.y));
+    CHECK(same(f.dx, r.dx));
+    CHECK(same(f.dw, r.dw));
+    if (bias) CHECK(same(f.db, r.db));
+    if (stats) {
+        CHECK(same(f.sq_w, r.sq_w));
+        if (bias) CHECK(same(f.sq_b, r.sq_b));
+        CHECK(f.norms == r.norms);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d_relu_max_pool2d: the same numbers as relu_max_pool2d(conv2d(x)), with and without statistics") {
+    for (bool stats : {false, true}) {
+        check_conv_pool(3, 1, 28, 16, 5, 2, 2, 2, true, stats);   // cnn's first layer
+        check_conv_pool(2, 16, 14, 32, 5, 2, 2, 2, true, stats);  // cnn's second layer
+        check_conv_pool(2, 3, 9, 8, 3, 1, 2, 2, false, stats);    // odd plane: the general unpooling
+        check_conv_pool(2, 2, 11, 8, 3, 1, 3, 2, true, stats);    // overlapping 3x3 windows
+        check_conv_pool(2, 2, 8, 4, 3, 1, 2, 2, true, stats);     // 4 channels: the two ops, recorded apart
+    }
+    Tape t;  // the fused op is one node; where the direct kernel does not apply, two
+    Parameter w8("w", Shape{8, 2, 3, 3}), w4("w", Shape{4, 2, 3, 3});
+    Var x = t.input(random_tensor(Shape{1, 2, 6, 6}, 24));
+    conv2d_relu_max_pool2d(t, x, w8, nullptr, 1, 1, 2, 2);
+    CHECK(t.size() == 2);
+    conv2d_relu_max_pool2d(t, x, w4, nullptr, 1, 1, 2, 2);
+    CHECK(t.size() == 4);
+}
+
 TEST_CASE("max_pool2d: 2x2 windows tiling an even plane (the backward that writes each window once)") {
     // 36 columns: 18 windows a row, 16 + 2 in the vector loop; values at least 0.05 apart
     const Tensor x = spread_tensor(Shape{2, 2, 6, 36}, 15);
