@@ -54,7 +54,8 @@ void max_pool_forward_plane(float* y, int* argmax, const float* xp, const PoolGe
 // 2x2 windows, stride 2: one output row from input rows r0 = xp + 2 oh W and r1 = r0 + W,
 // 16 outputs at a time. The even and odd columns are split with a permute, then the four
 // candidates are compared in the reference's order with a strict '>' (same ties, same NaNs).
-void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, int row0, int W, int OW) {
+// With `relu`, the clamp of max_pool_plane below, in the same registers.
+void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, int row0, int W, int OW, bool relu) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     for (int ow = 0; ow < OW; ow += 16) {
@@ -76,6 +77,11 @@ void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, i
             best = _mm512_mask_blend_ps(gt, best, cand[c]);
             idx = _mm512_mask_blend_epi32(gt, idx, _mm512_add_epi32(base, _mm512_set1_epi32(offset[c])));
         }
+        if (relu) {  // !(best > 0): 0 and no gradient (NaN included, as in the scalar clamp)
+            const __mmask16 pos = _mm512_cmp_ps_mask(best, _mm512_setzero_ps(), _CMP_GT_OQ);
+            best = _mm512_maskz_mov_ps(pos, best);
+            idx = _mm512_mask_blend_epi32(pos, _mm512_set1_epi32(-1), idx);
+        }
         const __mmask16 out = (__mmask16)((1u << n) - 1);
         _mm512_mask_storeu_ps(y + ow, out, best);
         _mm512_mask_storeu_epi32(argmax + ow, out, idx);
@@ -85,22 +91,17 @@ void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, i
 
 bool is_2x2_stride_2(const PoolGeom& g) { return g.K == 2 && g.S == 2; }
 
-// One plane of max_pool_forward.
-void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g) {
+// One plane of max_pool_forward, with the ReLU clamp when `relu` (see below).
+void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g, bool relu) {
 #ifdef __AVX512F__
     if (is_2x2_stride_2(g)) {
         for (int oh = 0; oh < g.OH; ++oh)
             max_pool_2x2_row(yp + oh * g.OW, ap + oh * g.OW, xp + 2 * oh * g.W, xp + (2 * oh + 1) * g.W,
-                             2 * oh * g.W, g.W, g.OW);
+                             2 * oh * g.W, g.W, g.OW, relu);
         return;
     }
 #endif
     max_pool_forward_plane(yp, ap, xp, g);
-}
-
-// One plane of max_pool_forward, with the ReLU clamp when `relu` (see below).
-void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g, bool relu) {
-    max_pool_plane(yp, ap, xp, g);
     if (!relu) return;
     for (int i = 0; i < g.OH * g.OW; ++i)
         if (!(yp[i] > 0.0f)) yp[i] = 0.0f, ap[i] = -1;
