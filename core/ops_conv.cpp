@@ -1,5 +1,7 @@
-// conv2d: per example, in an OpenMP loop over the batch (each thread takes a fixed
-// range of examples; OpenBLAS runs single-threaded inside a parallel region).
+// conv2d: per example, in an OpenMP loop over the batch (OpenBLAS runs
+// single-threaded inside a parallel region). Forward hands out examples as threads
+// come free; backward gives each thread a fixed range, as its partial sums must be
+// added in the same order on every run.
 //
 // Forward, for each example b (K = C*KH*KW, OHW = OH*OW):
 //   xpad_b (C,Hp,Wp) = x_b with `padding` zeros around each plane (kept for backward)
@@ -7,7 +9,7 @@
 // computed by the direct AVX-512 kernel (stride 1, OC a multiple of 8), which reads
 // xpad_b in place, or else by im2col into a per-thread buffer and a GEMM.
 // Backward, per example, into per-thread partials reduced in thread order:
-//   dW^T (K,OC) += im2col(xpad_b) dy_b^T   direct kernel for OC = 32 (no im2col), else
+//   dW^T (K,OC) += im2col(xpad_b) dy_b^T   direct kernel for OC 16/32/64 (no im2col), else
 //                                          im2col + GEMM (transposed: the faster shape)
 //   dx_b        += W^T dy_b folded back     stride 1: a direct convolution of dy_b with the
 //                                          flipped weights; else a GEMM into dcols + col2im
@@ -17,6 +19,9 @@
 // The naive direct loops (conv2d_forward_naive, conv2d_backward_naive) are the
 // reference; tests/test_conv.cpp and tests/test_fast_kernels.cpp compare every path.
 // Padding the input once means no kernel needs bounds checks.
+//
+// conv2d_relu_max_pool2d (below conv2d) runs the same per-example steps and pools
+// each example's output while it is in cache.
 #include <omp.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -228,10 +233,12 @@ void conv2d_forward(Node& n, const float* x, const float* weight, const float* b
     float* y = n.out.data();
 #pragma omp parallel num_threads(T)
     {
-        int first, last;
-        thread_range(g.N, omp_get_thread_num(), omp_get_num_threads(), first, last);
         float* cols = direct ? nullptr : n.aux[1].data() + (long)omp_get_thread_num() * K * OHW;
-        for (int b = first; b < last; ++b) {
+        // Examples are handed out two at a time as threads come free: one thread slowed
+        // down (the cores are shared) does not hold up the other, and as each example's
+        // output is its own, the numbers do not depend on who computed what.
+#pragma omp for schedule(dynamic, 2) nowait
+        for (int b = 0; b < g.N; ++b) {
             float* xp = xpad + b * g.in_plane();
             float* yb = y + (long)b * g.OC * OHW;
             pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
@@ -479,10 +486,9 @@ void conv_pool_forward(Node& n, const float* x, const float* weight, const float
     n.ints.resize(n.out.size());
 #pragma omp parallel num_threads(T)
     {
-        int first, last;
-        thread_range(g.N, omp_get_thread_num(), omp_get_num_threads(), first, last);
         float* ys = n.aux[4].data() + (long)omp_get_thread_num() * g.OC * OHW;
-        for (int b = first; b < last; ++b) {
+#pragma omp for schedule(dynamic, 2) nowait  // see conv2d_forward
+        for (int b = 0; b < g.N; ++b) {
             float* xp = n.aux[0].data() + b * g.in_plane();
             pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
             conv_direct_example(ys, xp, n.aux[1].data(), bias, false, g);
