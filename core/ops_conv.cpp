@@ -536,41 +536,46 @@ void check_conv_args(const Shape& sx, const Parameter& weight, const Parameter* 
                                     bias->value.shape().str() + "; expected (" + std::to_string(sw[0]) + ")");
 }
 
-}  // namespace
-
-Var conv2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int padding) {
+// Checks the arguments and returns the geometry of conv2d(x, weight, bias, stride, padding).
+Geom conv_geom(const Tape& t, Var x, const Parameter& weight, const Parameter* bias, int stride, int padding) {
     const Shape sx = t.shape(x);
     check_conv_args(sx, weight, bias, stride, padding);
     const Shape& sw = weight.value.shape();
-    const Geom g{sx[0], sx[1], sx[2], sx[3], sw[0], sw[2], sw[3], stride, padding};
-    Node& n = t.record("conv2d", Shape{g.N, g.OC, g.OH(), g.OW()}, {x}, conv2d_backward, /*owns_params=*/true);
+    return Geom{sx[0], sx[1], sx[2], sx[3], sw[0], sw[2], sw[3], stride, padding};
+}
+
+// Records a node that owns weight and bias, with the geometry in iarg[0..8].
+Node& record_conv(Tape& t, const char* op, const Shape& out, Var x, Parameter& weight, Parameter* bias,
+                  const Geom& g, BackwardFn backward) {
+    Node& n = t.record(op, out, {x}, backward, /*owns_params=*/true);
     const int args[9] = {g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.S, g.P};
     std::copy(args, args + 9, n.iarg);
     n.params[0] = &weight;
     n.params[1] = bias;
     weight.ensure_grad();
     if (bias) bias->ensure_grad();
+    return n;
+}
+
+}  // namespace
+
+Var conv2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int padding) {
+    const Geom g = conv_geom(t, x, weight, bias, stride, padding);
+    Node& n = record_conv(t, "conv2d", Shape{g.N, g.OC, g.OH(), g.OW()}, x, weight, bias, g, conv2d_backward);
     conv2d_forward(n, t.value(x).data(), weight.value.data(), bias ? bias->value.data() : nullptr);
     return Var{t.size() - 1};
 }
 
 Var conv2d_relu_max_pool2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int padding,
                            int pool_kernel, int pool_stride) {
-    const Shape sx = t.shape(x);
-    check_conv_args(sx, weight, bias, stride, padding);
-    const Shape& sw = weight.value.shape();
-    const Geom g{sx[0], sx[1], sx[2], sx[3], sw[0], sw[2], sw[3], stride, padding};
+    const Geom g = conv_geom(t, x, weight, bias, stride, padding);
     const bool pool_fits = pool_kernel >= 1 && pool_stride >= 1 && g.OH() >= pool_kernel && g.OW() >= pool_kernel;
     if (!direct_conv(g) || !pool_fits)  // the separate ops (which also explain a bad pool)
         return relu_max_pool2d(t, conv2d(t, x, weight, bias, stride, padding), pool_kernel, pool_stride);
     const Shape out{g.N, g.OC, (g.OH() - pool_kernel) / pool_stride + 1, (g.OW() - pool_kernel) / pool_stride + 1};
-    Node& n = t.record("conv2d_relu_max_pool2d", out, {x}, conv_pool_backward, /*owns_params=*/true);
-    const int args[11] = {g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.S, g.P, pool_kernel, pool_stride};
-    std::copy(args, args + 11, n.iarg);
-    n.params[0] = &weight;
-    n.params[1] = bias;
-    weight.ensure_grad();
-    if (bias) bias->ensure_grad();
+    Node& n = record_conv(t, "conv2d_relu_max_pool2d", out, x, weight, bias, g, conv_pool_backward);
+    n.iarg[9] = pool_kernel;
+    n.iarg[10] = pool_stride;
     conv_pool_forward(n, t.value(x).data(), weight.value.data(), bias ? bias->value.data() : nullptr);
     return Var{t.size() - 1};
 }
