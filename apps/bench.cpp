@@ -53,7 +53,7 @@ struct Result {
     std::string name;
     int batch = 0;
     double ms = 0;               // median ms per call
-    double cpu_ms = 0;           // median CPU ms per call (all threads)
+    double cpu_ms = 0;           // mean CPU ms per call (all threads; see cpu_ms())
     double gflop = 0;            // work per call (0: not a FLOP-bound case)
     double ratio_to_plain = 0;   // statistics cases
     double plain_ms = 0;         // statistics cases: the plain step, same run
@@ -67,8 +67,10 @@ double ms_since(Clock::time_point t0) {
 // CPU time of the whole process (all threads), in ms. On a busy machine the
 // wall time of a call includes time spent descheduled; the CPU time does not
 // (but it does include OpenMP threads spinning at barriers). The kernel adds a
-// running worker thread's time only at ticks and switches, so for calls of a
-// few ms the figure is exact with --threads 1 and approximate above.
+// running worker thread's time only at ticks and switches, so a single call of
+// a few ms may see none of it, or several calls' worth: the cases report the
+// mean over all timed calls, not the median (medians of such deltas came out
+// near the wall time with 2 threads busy).
 double cpu_ms() {
     timespec ts{};
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -81,9 +83,15 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+double mean(const std::vector<double>& v) {
+    double sum = 0;
+    for (double x : v) sum += x;
+    return v.empty() ? 0 : sum / (double)v.size();
+}
+
 int warmup_count(const Options& o) { return std::max(3, o.repeats / 5); }
 
-// Median wall and CPU ms of single calls of f after a warm-up.
+// Median wall ms of single calls of f after a warm-up, and their mean CPU ms.
 void time_median(Result& r, const Options& o, const std::function<void()>& f) {
     for (int i = 0; i < warmup_count(o); ++i) f();
     std::vector<double> ms, cpu;
@@ -97,11 +105,12 @@ void time_median(Result& r, const Options& o, const std::function<void()>& f) {
         if (i >= 4 && ms_since(start) > 1e3 * o.max_seconds) break;
     }
     r.ms = median(ms);
-    r.cpu_ms = median(cpu);
+    r.cpu_ms = mean(cpu);
 }
 
 // Alternates a (the plain step) and b (the statistics step) call by call: r gets
-// b's medians, the plain step's median and the median of the per-pair ratios b/a.
+// b's median wall ms and mean CPU ms, the plain step's median and the median of
+// the per-pair ratios b/a.
 void time_pairs(Result& r, const Options& o, const std::function<void()>& a, const std::function<void()>& b) {
     for (int i = 0; i < warmup_count(o); ++i) a(), b();
     std::vector<double> ta, tb, cb, ratio;
@@ -120,7 +129,7 @@ void time_pairs(Result& r, const Options& o, const std::function<void()>& a, con
     }
     r.plain_ms = median(ta);
     r.ms = median(tb);
-    r.cpu_ms = median(cb);
+    r.cpu_ms = mean(cb);
     r.ratio_to_plain = median(ratio);
 }
 
