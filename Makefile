@@ -3,6 +3,7 @@
 # make demo     install what is missing, build, train cnn on Fashion-MNIST, classify an image
 # make bench    speed of training steps and kernels (JSON lines)
 # make lecture  run every experiment of the lecture into docs/lecture/ and README.md
+# make sanitize build with AddressSanitizer and UBSan in a scratch copy and run every test (slow)
 # make deps     install the Debian packages the project needs
 # make clean
 
@@ -24,7 +25,7 @@ APPS     := $(APP_SRC:apps/%.cpp=build/%)
 TEST_SRC := $(wildcard tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=build/obj/%.o)
 
-.PHONY: all test demo bench lecture deps clean
+.PHONY: all test demo bench lecture deps clean sanitize
 all: build/libdl.a $(APPS) build/tests
 
 build/obj/%.o: %.cpp
@@ -45,6 +46,9 @@ build/tests: $(TEST_OBJ) build/libdl.a
 
 deps:
 	@bash scripts/deps.sh
+
+sanitize: deps
+	@bash scripts/sanitize.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
