@@ -14,4 +14,9 @@ cd "$dir"
 flags="-O1 -g -march=native -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 make --no-print-directory -j"$(nproc)" OPT="$flags" all
 # Leak checking is off: OpenBLAS and OpenMP keep thread buffers until exit.
-ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 bash scripts/run_tests.sh ./build/tests
+if ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 bash scripts/run_tests.sh ./build/tests; then
+    rm -rf "$dir"
+else
+    echo "sanitize: failed; the build is kept in $dir" >&2
+    exit 1
+fi
