@@ -3,9 +3,15 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/float_mode.h"
 #include "core/parallel.h"
 
 namespace dl {
+
+// Denormals are flushed from the start (core/float_mode.h). Every program that
+// uses the library uses Tensor, so this runs in each of them, in the main
+// thread, before main() and before any other thread exists.
+static const bool float_mode_set = (apply_float_mode(), true);
 
 Shape::Shape(std::initializer_list<int> d) {
     if (d.size() > 4)
