@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/common/blas_setup.h"
+#include "core/blas_setup.h"
 #include "core/core.h"
 #include "core/float_mode.h"
 #include "core/kernels.h"
@@ -531,7 +531,6 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    choose_blas_kernels(argv);
     try {
         const Options o = parse(argc, argv);
         set_num_threads(o.threads);

@@ -1,4 +1,6 @@
-// Denormal floats are flushed in every thread that computes (core/float_mode.h):
+// What every program linked with the library gets before main(): OpenBLAS's
+// fast kernels (core/blas_setup.h), and denormal floats flushed in every thread
+// that computes (core/float_mode.h):
 // the main thread, OpenMP's pool during training steps, and the data loader's
 // worker. (A timing test would not fail on this machine's AMD cores, whose
 // vector units take denormals nearly at full speed; `build/bench`'s
@@ -9,8 +11,10 @@
 
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "core/blas_setup.h"
 #include "core/core.h"
 #include "core/float_mode.h"
 #include "core/parallel.h"
@@ -47,6 +51,13 @@ Tensor random_batch(int n) {
 }
 
 }  // namespace
+
+TEST_CASE("blas: the library picked OpenBLAS's kernels before main") {
+    // This test program calls nothing to choose them (nor does a program of a
+    // user's): on a CPU with AVX2, OpenBLAS must not run its SSE3 fallback.
+    INFO("OpenBLAS kernels: " << blas_kernels());
+    if (__builtin_cpu_supports("avx2")) CHECK(std::string(blas_kernels()) != "Prescott");
+}
 
 TEST_CASE("float mode: denormals are flushed in the main thread, from the start") {
     REQUIRE(flush_denormals());  // DL_DENORMALS=keep is not set for the tests
