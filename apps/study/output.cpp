@@ -263,7 +263,13 @@ std::string table_markdown(const StudyOptions& o, const std::vector<OptimizerRes
     std::string md = "Model `" + o.model + "`, " + std::to_string(o.epochs) + " epochs, batch " +
                      std::to_string(o.batch_size) + ", seeds " + seeds + "; lr chosen by final accuracy on a " +
                      fmt("%g", 100 * o.val_split) + "% validation split; target test accuracy " +
-                     percent(o.target) + "%.\n\n";
+                     percent(o.target) + "%.";
+    if (!o.train_args.empty()) {
+        md += " build/train options:";
+        for (const std::string& a : o.train_args) md += " `" + a + "`";
+        md += ".";
+    }
+    md += "\n\n";
     md += "| optimizer | --lr is | best lr | grid | final test accuracy % (mean +- sd, seeds) "
           "| epochs to target (median) | seconds to target (median) | seeds reaching target |\n"
           "|---|---|---|---|---|---|---|---|\n";
