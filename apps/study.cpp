@@ -107,7 +107,7 @@ int parse(int argc, char** argv, Cli& c) {
     app.add_option("--epochs", o.epochs, "epoch budget of every run")->capture_default_str();
     app.add_option("--target", o.target, "test accuracy whose time to reach is measured (0..1]")->capture_default_str();
     app.add_option("--batch-size", o.batch_size, "examples per step")->capture_default_str();
-    app.add_option("--val-split", o.val_split, "fraction of the training set held out to choose the lr")
+    app.add_option("--val-split", o.val_split, "fraction of the training set held out to choose the lr (0 only with one-point grids)")
         ->capture_default_str();
     app.add_option("--limit", o.limit, "use only this many training examples per run (0: all)")->capture_default_str();
     app.add_option("--jobs", o.jobs, "runs at once")->capture_default_str();

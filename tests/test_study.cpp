@@ -240,6 +240,8 @@ TEST_CASE("study: bad input gets one clear line before any run starts") {
         {"--optimizers sgd --epochs 0", "--epochs must be at least 1, got 0"},
         {"--optimizers sgd --seeds 0", "--seeds is empty"},
         {"--optimizers sgd --train-arg=--lr=3", "--lr is set by the study itself"},
+        {"--optimizers sgd --train-arg=sgdd:--augment", "unknown optimizer 'sgdd'"},
+        {"--optimizers sgd --val-split 0", "the lr is chosen on the validation split"},
         {"--optimizers sgd --train ./no-such-trainer", "cannot run the trainer ./no-such-trainer"},
     };
     for (const auto& [args, message] : cases) {

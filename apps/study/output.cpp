@@ -261,9 +261,11 @@ std::string table_markdown(const StudyOptions& o, const std::vector<OptimizerRes
     std::string seeds;
     for (uint64_t s : o.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
     std::string md = "Model `" + o.model + "`, " + std::to_string(o.epochs) + " epochs, batch " +
-                     std::to_string(o.batch_size) + ", seeds " + seeds + "; lr chosen by final accuracy on a " +
-                     fmt("%g", 100 * o.val_split) + "% validation split; target test accuracy " +
-                     percent(o.target) + "%.";
+                     std::to_string(o.batch_size) + ", seeds " + seeds + "; " +
+                     (o.val_split > 0 ? "lr chosen by final accuracy on a " + fmt("%g", 100 * o.val_split) +
+                                            "% validation split"
+                                      : std::string("fixed lr, no validation split")) +
+                     "; target test accuracy " + percent(o.target) + "%.";
     if (!o.train_args.empty()) {
         md += " build/train options:";
         for (const std::string& a : o.train_args) md += " `" + a + "`";

@@ -146,9 +146,13 @@ void validate(const StudyOptions& o, const std::vector<std::string>& known) {
     if (!(o.target > 0.0 && o.target <= 1.0))
         throw std::invalid_argument("--target is a test accuracy in (0, 1], got " + lr_text(o.target));
     if (o.batch_size < 1) throw std::invalid_argument("--batch-size must be at least 1, got " + std::to_string(o.batch_size));
-    if (!(o.val_split > 0.0 && o.val_split <= 0.5))
-        throw std::invalid_argument("--val-split must be in (0, 0.5]: the learning rate is chosen on it, got " +
-                                    lr_text(o.val_split));
+    if (!(o.val_split >= 0.0 && o.val_split <= 0.5))
+        throw std::invalid_argument("--val-split must be in [0, 0.5], got " + lr_text(o.val_split));
+    if (o.val_split == 0.0)
+        for (const std::string& name : o.optimizers)
+            if (grid_for(o, name).size() > 1)
+                throw std::invalid_argument("--val-split 0: the grid of " + name +
+                                            " has several points, and the lr is chosen on the validation split");
     if (o.limit < 0) throw std::invalid_argument("--limit must be >= 0, got " + std::to_string(o.limit));
     if (o.jobs < 1) throw std::invalid_argument("--jobs must be at least 1, got " + std::to_string(o.jobs));
     if (o.threads < 1) throw std::invalid_argument("--threads must be at least 1, got " + std::to_string(o.threads));
@@ -158,6 +162,8 @@ void validate(const StudyOptions& o, const std::vector<std::string>& known) {
         const std::string arg = colon != std::string::npos && a.compare(0, 2, "--") != 0 ? a.substr(colon + 1) : a;
         if (arg.compare(0, 2, "--") != 0)
             throw std::invalid_argument("--train-arg '" + a + "': expected [OPTIMIZER:]--option[=value]");
+        if (arg.size() != a.size() && std::find(known.begin(), known.end(), a.substr(0, colon)) == known.end())
+            throw std::invalid_argument("--train-arg '" + a + "': unknown optimizer '" + a.substr(0, colon) + "'");
         for (const char* owned : {"--lr", "--optimizer", "--seed", "--epochs", "--out", "--resume", "--threads",
                                   "--model", "--batch-size", "--val-split", "--limit", "--data"}) {
             const std::string key = arg.substr(0, arg.find('='));

@@ -27,7 +27,8 @@ struct StudyOptions {
     int epochs = 5;
     double target = 0.85;             // test accuracy whose time to reach is measured
     int batch_size = 128;
-    double val_split = 0.1;           // fraction of the training set held out to choose lr
+    double val_split = 0.1;           // fraction of the training set held out to choose lr (0: only
+                                      // when every grid has one point, e.g. to rerun published settings)
     long limit = 0;                   // training examples per run (0: all)
     int jobs = 2;                     // runs at once
     int threads = 1;                  // threads per run

@@ -113,6 +113,8 @@ RunResult read_run(const RunSpec& spec) {
 }
 
 const RunResult* best_run(const std::vector<RunResult>& tuning) {
+    // One grid point: nothing to choose (a study of fixed settings may have no validation split).
+    if (tuning.size() == 1) return tuning[0].status == RunStatus::Done ? &tuning[0] : nullptr;
     const RunResult* best = nullptr;
     for (const RunResult& r : tuning) {
         const double v = r.final_val();

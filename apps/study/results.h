@@ -45,7 +45,8 @@ struct RunResult {
 RunResult read_run(const RunSpec& spec);
 
 // The tuning run with the highest final validation accuracy (ties: the smaller
-// lr); nullptr if none finished with a finite accuracy.
+// lr); nullptr if none finished with a finite accuracy. A grid of one point:
+// that run if it finished.
 const RunResult* best_run(const std::vector<RunResult>& tuning);
 
 // Mean and sample standard deviation (n - 1; 0 for one value).
