@@ -212,3 +212,46 @@ TEST_CASE("statistics: off by default, nothing extra allocated") {
     }
     CHECK(t.per_example_grad_norms().empty());
 }
+
+TEST_CASE("statistics follow the loss backward starts from, not the last loss recorded") {
+    std::mt19937 rng(4);
+    Linear layer(6, 3, rng);
+    const Tensor x = random_tensor(Shape{4, 6}, 30);
+    const std::vector<int> labels{0, 2, 1, 1};
+    const Stats ref = brute_force(layer, x, labels);
+    for (Parameter* p : layer.parameters()) p->zero_grad();
+    Tape t;
+    t.set_statistics(true);
+    Var logits = layer.forward(t, t.input(x));
+    Var mean_loss = softmax_cross_entropy(t, logits, labels, Reduction::Mean);
+    softmax_cross_entropy(t, logits, labels, Reduction::Sum);  // recorded later, for logging only
+    t.backward(mean_loss);
+    const ParameterList params = layer.parameters();
+    for (size_t k = 0; k < params.size(); ++k) {
+        check_close(params[k]->grad, ref.grad[k], params[k]->name + " grad");
+        check_close(params[k]->grad_sq, ref.grad_sq[k], params[k]->name + " grad_sq");
+    }
+    check_close(Tensor(Shape{4}, t.per_example_grad_norms()), Tensor(Shape{4}, ref.norms), "per-example norms");
+}
+
+TEST_CASE("statistics: a train-mode batch norm the loss does not depend on does not make backward refuse") {
+    std::mt19937 rng(5);
+    Linear layer(6, 3, rng);
+    BatchNorm1d unrelated(6);  // training mode: mixes the examples, but of another branch
+    const Tensor x = random_tensor(Shape{4, 6}, 31);
+    const std::vector<int> labels{1, 0, 2, 2};
+    const Stats ref = brute_force(layer, x, labels);
+    for (Parameter* p : layer.parameters()) p->zero_grad();
+    Tape t;
+    t.set_statistics(true);
+    Var xv = t.input(x, true);
+    Var other = unrelated.forward(t, xv);
+    Var loss = softmax_cross_entropy(t, layer.forward(t, xv), labels);
+    sum(t, other);
+    t.backward(loss);
+    check_close(layer.parameters()[0]->grad_sq, ref.grad_sq[0], "weight grad_sq");
+    // The same batch norm on the loss's path is refused.
+    Var bad = softmax_cross_entropy(t, layer.forward(t, unrelated.forward(t, xv)), labels);
+    CHECK_THROWS_WITH_AS(t.backward(bad), doctest::Contains("op 'batch_norm' mixes the examples"),
+                         std::invalid_argument);
+}
