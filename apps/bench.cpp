@@ -26,7 +26,7 @@
 
 #include "apps/common/blas_setup.h"
 #include "core/core.h"
-#include "core/kernels.h"
+#include "core/fast/gemm.h"
 #include "core/ops_nn.h"
 #include "core/parallel.h"
 #include "data/data.h"

@@ -32,7 +32,6 @@ Node& Tape::record(const char* op, const Shape& out_shape, std::initializer_list
     n.is_loss = false;
     n.loss_examples = 0;
     n.loss_scale = 1.0f;
-    n.params[0] = n.params[1] = nullptr;
     for (Var v : inputs) {
         const Node& src = node(v);
         n.in[n.n_in++] = v.id;

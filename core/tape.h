@@ -121,13 +121,6 @@ struct Node {
     float loss_scale = 1.0f;
     BackwardFn backward = nullptr;
 
-    // Op arguments, kept small and fixed so that recording never allocates.
-    int iarg[12] = {};
-    float farg[4] = {};
-    Parameter* params[2] = {nullptr, nullptr};
-    Tensor aux[5];              // op scratch (saved masks, statistics, columns, ...)
-    std::vector<int> ints;      // integer scratch (labels, argmax indices)
-
     // The op's saved state: n.save<ConvSaved>() in forward, n.saved<ConvSaved>() in backward.
     template <class S>
     S& save() { return state_.make<S>(); }

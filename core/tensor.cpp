@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "core/parallel.h"
+#include "core/fast/parallel.h"
 
 namespace dl {
 
@@ -63,8 +63,7 @@ void Tensor::reshape(const Shape& shape) {
 void Tensor::fill(float v) {
     const long n = static_cast<long>(data_.size());
     float* d = data_.data();
-#pragma omp parallel for schedule(static) if (n >= static_cast<long>(kParallelMin))
-    for (long i = 0; i < n; ++i) d[i] = v;
+    fast::parallel_for(n, n, [&](long first, long last) { std::fill(d + first, d + last, v); });
 }
 
 }  // namespace dl

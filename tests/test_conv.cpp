@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/fast/fast.h"
 #include "core/ops_nn.h"
 #include "tests/gradcheck.h"
 
@@ -82,7 +83,9 @@ const ConvCase kCases[] = {
 
 }  // namespace
 
-TEST_CASE("conv2d: fast im2col kernels agree with the naive direct convolution") {
+TEST_CASE("conv2d: both floors agree with the naive direct convolution") {
+    for (const ConvCase& c : kCases) check_conv_against_naive(c);
+    fast::ReferenceOnly reference;
     for (const ConvCase& c : kCases) check_conv_against_naive(c);
 }
 
@@ -95,14 +98,18 @@ TEST_CASE("conv2d: same result with one thread and with two") {
     set_num_threads(before);
 }
 
-TEST_CASE("conv2d: gradient check with stride 2 and padding") {
+TEST_CASE("conv2d: gradient check with stride 2 and padding, on both floors") {
     Parameter w("w", Shape{3, 2, 3, 3});
     Parameter b("b", Shape{3});
     w.value = random_tensor(w.value.shape(), 5);
     b.value = random_tensor(b.value.shape(), 6);
-    check_gradients(
-        "conv2d s2 p1", [&](Tape& t, const std::vector<Var>& in) { return conv2d(t, in[0], w, &b, 2, 1); },
-        {random_tensor(Shape{2, 2, 7, 6}, 7)}, {&w, &b});
+    for (bool reference : {false, true}) {
+        if (reference) fast::set_enabled(false);
+        check_gradients(
+            "conv2d s2 p1", [&](Tape& t, const std::vector<Var>& in) { return conv2d(t, in[0], w, &b, 2, 1); },
+            {random_tensor(Shape{2, 2, 7, 6}, 7)}, {&w, &b});
+        fast::set_enabled(true);
+    }
 }
 
 TEST_CASE("conv2d: errors name the op and both shapes") {
@@ -319,4 +326,91 @@ TEST_CASE("batch_norm: running statistics like PyTorch (momentum 0.1, unbiased v
     CHECK_THROWS_WITH_AS(batch_norm(t, t.input(Tensor(Shape{1, 1})), gamma, beta, rm, rv, true),
                          "batch_norm: input (1, 1) has one value per channel; training needs more than one",
                          std::invalid_argument);
+}
+
+// ---- the fast floor against the reference floor, op by op -----------------------------------
+
+TEST_CASE("fast floor: conv2d and conv2d_relu_max_pool2d against the reference, values, gradients, statistics") {
+    using dl::testing::compare_floors;
+    struct Case {
+        int N, C, H, OC, k, stride, pad;
+        bool bias;
+    };
+    const Case cases[] = {
+        {3, 1, 28, 16, 5, 1, 2, true},   // cnn's first layer (direct kernels)
+        {2, 16, 14, 32, 5, 1, 2, true},  // cnn's second layer
+        {2, 1, 12, 32, 3, 1, 1, false},  // cnn-bn's first layer
+        {2, 4, 9, 64, 3, 1, 1, false},   // cnn-bn's second layer (64 channels)
+        {2, 3, 10, 6, 3, 1, 1, true},    // 6 channels: the fast floor's im2col + GEMM
+        {2, 2, 16, 3, 3, 2, 1, true},    // stride 2
+        {2, 8, 9, 16, 3, 1, 0, false},   // no padding
+    };
+    for (const Case& c : cases)
+        for (bool stats : {false, true}) {
+            Parameter w("w", Shape{c.OC, c.C, c.k, c.k}), b("b", Shape{c.OC});
+            w.value = random_tensor(w.value.shape(), 31);
+            b.value = random_tensor(b.value.shape(), 32, -1.0f, 0.3f);
+            const std::vector<Parameter*> params = c.bias ? std::vector<Parameter*>{&w, &b} : std::vector<Parameter*>{&w};
+            Parameter* bp = c.bias ? &b : nullptr;
+            const Tensor x = random_tensor(Shape{c.N, c.C, c.H, c.H}, 33);
+            const std::string what = "conv " + std::to_string(c.C) + "->" + std::to_string(c.OC) + " k" +
+                                     std::to_string(c.k) + " s" + std::to_string(c.stride) + (stats ? " stats" : "");
+            compare_floors(what, [&](Tape& t, const std::vector<Var>& in) {
+                return conv2d(t, in[0], w, bp, c.stride, c.pad);
+            }, {x}, params, stats);
+            compare_floors(what + " + relu + max pool", [&](Tape& t, const std::vector<Var>& in) {
+                return conv2d_relu_max_pool2d(t, in[0], w, bp, c.stride, c.pad, 2, 2);
+            }, {x}, params, stats);
+        }
+}
+
+TEST_CASE("fast floor: pooling, batch norm, dropout, linear and elementwise ops against the reference") {
+    using dl::testing::compare_floors;
+    using dl::testing::Forward;
+    // Large enough that the fast floor splits the loops over the threads.
+    const Tensor image = spread_tensor(Shape{4, 8, 32, 32}, 41);
+    for (int k : {2, 3})
+        for (int s : {1, 2}) {
+            const std::string sz = " k" + std::to_string(k) + " s" + std::to_string(s);
+            compare_floors("max_pool2d" + sz, [&](Tape& t, const std::vector<Var>& in) {
+                return max_pool2d(t, in[0], k, s);
+            }, {image}, {}, false, 0.0, true);
+            compare_floors("relu_max_pool2d" + sz, [&](Tape& t, const std::vector<Var>& in) {
+                return relu_max_pool2d(t, add(t, in[0], -100.0f), k, s);  // half negative
+            }, {image}, {}, false, 0.0, true);
+            compare_floors("avg_pool2d" + sz, [&](Tape& t, const std::vector<Var>& in) {
+                return avg_pool2d(t, in[0], k, s);
+            }, {image}, {}, false, 0.0, true);
+        }
+    compare_floors("max_pool2d odd plane", [&](Tape& t, const std::vector<Var>& in) {
+        return max_pool2d(t, in[0], 2, 2);
+    }, {spread_tensor(Shape{2, 3, 9, 33}, 42)}, {}, false, 0.0, true);
+    for (bool training : {true, false}) {
+        Parameter gamma("gamma", Shape{8}), beta("beta", Shape{8});
+        gamma.value = random_tensor(Shape{8}, 43, 0.5f, 1.5f);
+        beta.value = random_tensor(Shape{8}, 44);
+        Tensor rm(Shape{8}), rv(Shape{8}, 1.0f);
+        compare_floors(std::string("batch_norm ") + (training ? "train" : "eval"),
+                       [&](Tape& t, const std::vector<Var>& in) {
+                           return batch_norm(t, in[0], gamma, beta, rm, rv, training);
+                       }, {random_tensor(Shape{16, 8, 16, 16}, 45)}, {&gamma, &beta}, !training, 0.0);
+    }
+    std::uint64_t seed = 9;
+    compare_floors("dropout", [&](Tape& t, const std::vector<Var>& in) {
+        std::uint64_t state = seed;
+        return dropout(t, in[0], 0.3f, true, state);
+    }, {random_tensor(Shape{64, 1024}, 46)}, {}, false, 0.0, true);
+    const Tensor big = random_tensor(Shape{64, 1024}, 47);
+    const std::vector<std::pair<const char*, Forward>> unary = {
+        {"relu", [](Tape& t, const std::vector<Var>& in) { return relu(t, in[0]); }},
+        {"tanh", [](Tape& t, const std::vector<Var>& in) { return dl::tanh(t, in[0]); }},
+        {"add and mul", [](Tape& t, const std::vector<Var>& in) { return mul(t, add(t, in[0], in[0]), in[0]); }},
+    };
+    for (const auto& [name, f] : unary) compare_floors(name, f, {big}, {}, false, 0.0, true);
+    Parameter W("W", Shape{32, 1024}), b("b", Shape{32});
+    W.value = random_tensor(W.value.shape(), 48);
+    b.value = random_tensor(b.value.shape(), 49);
+    for (bool stats : {false, true})
+        compare_floors("linear", [&](Tape& t, const std::vector<Var>& in) { return linear(t, in[0], W, &b); }, {big},
+                       {&W, &b}, stats);
 }

@@ -46,7 +46,7 @@ void check_loss_finite(const Tape& t, const Node& n) {
 
 // ---- log_softmax: y (N,C);  dx = dy - softmax(x) * sum_c dy --------------------------
 void log_softmax_backward(Tape& t, Node& n) {
-    const int N = n.iarg[0], C = n.iarg[1];
+    const int N = n.value->dim(0), C = n.value->dim(1);
     const float* y = n.value->data();
     const float* dy = n.grad->data();
     float* dx = t.grad_acc(n.in[0]).data();
@@ -79,8 +79,12 @@ void cross_entropy_backward(Tape& t, Node& n) {
 }
 
 // ---- mse: L = w sum_i (p_i - y_i)^2, w = 1/numel or 1;  dp = 2 w (p - y) dL = -dy -----
+struct MseSaved {
+    float weight;  // w
+};
+
 void mse_backward(Tape& t, Node& n) {
-    const float scale = 2.0f * n.farg[0] * (*n.grad)[0];
+    const float scale = 2.0f * n.saved<MseSaved>().weight * (*n.grad)[0];
     const Tensor& p = *t.node(n.in[0]).value;
     const Tensor& y = *t.node(n.in[1]).value;
     for (int k = 0; k < 2; ++k) {
@@ -97,8 +101,6 @@ Var log_softmax(Tape& t, Var x) {
     check_rows(t, "log_softmax", x);
     const int N = t.shape(x)[0], C = t.shape(x)[1];
     Node& n = t.record("log_softmax", t.shape(x), {x}, log_softmax_backward);
-    n.iarg[0] = N;
-    n.iarg[1] = C;
     for (int r = 0; r < N; ++r) log_softmax_row(t.value(x).data() + (long)r * C, C, n.out.data() + (long)r * C);
     return Var{t.size() - 1};
 }
@@ -146,11 +148,12 @@ Var mse_loss(Tape& t, Var pred, Var target, Reduction r) {
     Node& n = t.record("mse_loss", Shape{}, {pred, target}, mse_backward);
     const Tensor& p = t.value(pred);
     const Tensor& y = t.value(target);
-    n.farg[0] = r == Reduction::Mean ? 1.0f / static_cast<float>(p.size()) : 1.0f;
+    const float w = r == Reduction::Mean ? 1.0f / static_cast<float>(p.size()) : 1.0f;
+    n.save<MseSaved>().weight = w;
     mark_loss(n, N, r);
     double total = 0.0;
     for (size_t i = 0; i < p.size(); ++i) total += static_cast<double>(p[i] - y[i]) * (p[i] - y[i]);
-    n.out[0] = static_cast<float>(total * n.farg[0]);
+    n.out[0] = static_cast<float>(total * w);
     check_loss_finite(t, n);
     return Var{t.size() - 1};
 }
