@@ -5,6 +5,7 @@
 #include "layers/conv2d.h"
 #include "layers/dropout.h"
 #include "layers/flatten.h"
+#include "layers/fused.h"
 #include "layers/linear.h"
 #include "layers/module.h"
 #include "layers/pooling.h"
