@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
 #include "core/fast/fast.h"
 #include "core/ops_nn.h"
@@ -413,4 +416,101 @@ TEST_CASE("fast floor: pooling, batch norm, dropout, linear and elementwise ops 
     for (bool stats : {false, true})
         compare_floors("linear", [&](Tape& t, const std::vector<Var>& in) { return linear(t, in[0], W, &b); }, {big},
                        {&W, &b}, stats);
+}
+
+// ---- NaN propagates as IEEE arithmetic does ------------------------------------------------
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+int count_nan(const Tensor& t) {
+    int n = 0;
+    for (size_t i = 0; i < t.size(); ++i) n += std::isnan(t[i]);
+    return n;
+}
+
+// x with a NaN at `at` (and otherwise values in [1, 2), so a NaN that a max dropped
+// would leave only numbers).
+Tensor with_nan(const Shape& s, size_t at, unsigned seed) {
+    Tensor t = random_tensor(s, seed, 1.0f, 2.0f);
+    t[at] = kNaN;
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("NaN in an input or a weight reaches the output of every op, on both floors") {
+    using Op = std::function<Var(Tape&)>;
+    const Tensor image = with_nan(Shape{2, 8, 6, 6}, 7, 51);  // not first in its 2x2 window
+    const Tensor flat = with_nan(Shape{4, 6}, 9, 52);
+    Parameter w8("w", Shape{8, 8, 3, 3}), b8("b", Shape{8}), wnan("w", Shape{8, 8, 3, 3});
+    w8.value = random_tensor(w8.value.shape(), 53);
+    b8.value = random_tensor(b8.value.shape(), 54);
+    wnan.value = w8.value;
+    wnan.value[5] = kNaN;  // output channel 0
+    Parameter W("W", Shape{3, 6}), Wnan("W", Shape{3, 6}), bias("b", Shape{3});
+    W.value = random_tensor(W.value.shape(), 55);
+    Wnan.value = W.value;
+    Wnan.value[4] = kNaN;
+    Parameter gamma("gamma", Shape{8}), beta("beta", Shape{8});
+    gamma.value.fill(1.0f);
+    Tensor rm(Shape{8}), rv(Shape{8}, 1.0f);
+    std::uint64_t rng = 3;
+    // Each op with a NaN in one input or weight, and the least number of NaN outputs.
+    const std::vector<std::tuple<const char*, Op, int>> ops = {
+        {"add", [&](Tape& t) { return add(t, t.input(flat), t.input(Tensor(flat.shape(), 1.0f))); }, 1},
+        {"sub", [&](Tape& t) { return sub(t, t.input(Tensor(flat.shape(), 1.0f)), t.input(flat)); }, 1},
+        {"mul", [&](Tape& t) { return mul(t, t.input(flat), t.input(Tensor(flat.shape(), 0.0f))); }, 1},
+        {"mul scalar", [&](Tape& t) { return mul(t, t.input(flat), 0.0f); }, 1},
+        {"add scalar", [&](Tape& t) { return add(t, t.input(flat), 1.0f); }, 1},
+        {"relu", [&](Tape& t) { return relu(t, t.input(flat)); }, 1},
+        {"leaky_relu", [&](Tape& t) { return leaky_relu(t, t.input(flat)); }, 1},
+        {"tanh", [&](Tape& t) { return dl::tanh(t, t.input(flat)); }, 1},
+        {"sigmoid", [&](Tape& t) { return sigmoid(t, t.input(flat)); }, 1},
+        {"exp", [&](Tape& t) { return dl::exp(t, t.input(flat)); }, 1},
+        {"log", [&](Tape& t) { return dl::log(t, t.input(flat)); }, 1},
+        {"sum", [&](Tape& t) { return sum(t, t.input(flat)); }, 1},
+        {"mean", [&](Tape& t) { return mean(t, t.input(flat)); }, 1},
+        {"flatten", [&](Tape& t) { return flatten(t, t.input(image)); }, 1},
+        {"add_bias", [&](Tape& t) {
+             return add_bias(t, t.input(Tensor(Shape{4, 6})), t.input(Tensor(Shape{6}, {1, 2, kNaN, 3, 4, 5}))); }, 4},
+        {"matmul", [&](Tape& t) { return matmul(t, t.input(flat), t.input(random_tensor(Shape{6, 2}, 56))); }, 2},
+        {"linear (input)", [&](Tape& t) { return linear(t, t.input(flat), W, &bias); }, 3},
+        {"linear (weight)", [&](Tape& t) { return linear(t, t.input(random_tensor(Shape{4, 6}, 57)), Wnan, &bias); }, 4},
+        {"log_softmax", [&](Tape& t) { return log_softmax(t, t.input(flat)); }, 6},
+        {"conv2d (input)", [&](Tape& t) { return conv2d(t, t.input(image), w8, &b8, 1, 1); }, 8},
+        {"conv2d (weight)", [&](Tape& t) {
+             return conv2d(t, t.input(random_tensor(image.shape(), 58)), wnan, &b8, 1, 1); }, 72},
+        {"conv2d_relu_max_pool2d (input)", [&](Tape& t) {
+             return conv2d_relu_max_pool2d(t, t.input(image), w8, &b8, 1, 1, 2, 2); }, 8},
+        {"conv2d_relu_max_pool2d (weight)", [&](Tape& t) {
+             return conv2d_relu_max_pool2d(t, t.input(random_tensor(image.shape(), 58)), wnan, &b8, 1, 1, 2, 2); }, 18},
+        {"max_pool2d", [&](Tape& t) { return max_pool2d(t, t.input(image), 2, 2); }, 1},
+        {"max_pool2d 3x3", [&](Tape& t) { return max_pool2d(t, t.input(image), 3, 1); }, 4},
+        {"relu_max_pool2d", [&](Tape& t) { return relu_max_pool2d(t, t.input(image), 2, 2); }, 1},
+        {"relu_max_pool2d of negatives", [&](Tape& t) {
+             return relu_max_pool2d(t, mul(t, t.input(image), -1.0f), 2, 2); }, 1},
+        {"avg_pool2d", [&](Tape& t) { return avg_pool2d(t, t.input(image), 2, 2); }, 1},
+        {"dropout", [&](Tape& t) { std::uint64_t s = rng; return dropout(t, t.input(flat), 0.5f, true, s); }, 1},
+        {"batch_norm train", [&](Tape& t) { return batch_norm(t, t.input(image), gamma, beta, rm, rv, true); }, 72},
+        {"batch_norm eval", [&](Tape& t) { return batch_norm(t, t.input(image), gamma, beta, rm, rv, false); }, 1},
+    };
+    for (bool reference : {false, true}) {
+        fast::set_enabled(!reference);
+        for (const auto& [name, op, least] : ops) {
+            Tape t;
+            const std::string what = std::string(name) + (reference ? " (reference floor)" : " (fast floor)");
+            INFO(what);
+            CHECK(count_nan(t.value(op(t))) >= least);
+        }
+        // The losses refuse a NaN, naming the first op whose output holds one.
+        Tape t;
+        CHECK_THROWS_WITH_AS(softmax_cross_entropy(t, relu(t, t.input(flat)), {0, 1, 2, 3}),
+                             doctest::Contains("non-finite value (nan) first produced by op 'input'"),
+                             std::runtime_error);
+        CHECK_THROWS_WITH_AS(mse_loss(t, t.input(flat), t.input(Tensor(flat.shape()))),
+                             doctest::Contains("non-finite"), std::runtime_error);
+        fast::set_enabled(true);
+    }
 }

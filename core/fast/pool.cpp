@@ -16,8 +16,11 @@ namespace dl::fast {
 
 namespace {
 
+// Whether v replaces best as the window's maximum so far: larger, or the first NaN.
+inline bool takes_over(float v, float best) { return v > best || (v != v && best == best); }
+
 // One plane, any window: y (OH,OW) = max over each window of xp (H,W), argmax its index
-// (first maximum, scanning the window row by row). The same loop as the reference's.
+// (first maximum or first NaN, scanning the window row by row). The reference's loop.
 void max_pool_plane_any(float* y, int* argmax, const float* xp, const PoolGeom& g) {
     for (int oh = 0; oh < g.OH; ++oh)
         for (int ow = 0; ow < g.OW; ++ow) {
@@ -26,7 +29,7 @@ void max_pool_plane_any(float* y, int* argmax, const float* xp, const PoolGeom& 
             for (int kh = 0; kh < g.K; ++kh) {
                 const int row = (oh * g.S + kh) * g.W + ow * g.S;
                 for (int kw = 0; kw < g.K; ++kw)
-                    if (xp[row + kw] > best_v) {
+                    if (takes_over(xp[row + kw], best_v)) {
                         best_v = xp[row + kw];
                         best = row + kw;
                     }
@@ -39,7 +42,8 @@ void max_pool_plane_any(float* y, int* argmax, const float* xp, const PoolGeom& 
 #ifdef __AVX512F__
 // 2x2 windows, stride 2: one output row from input rows r0 = xp + 2 oh W and r1 = r0 + W,
 // 16 outputs at a time. The even and odd columns are split with a permute, then the four
-// candidates are compared in the reference's order with a strict '>' (same ties, same NaNs).
+// candidates are compared in the reference's order with a strict '>', and a NaN candidate
+// replaces a number (same ties, same NaNs as takes_over).
 // With `relu`, the clamp of max_pool_plane below, in the same registers.
 void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, int row0, int W, int OW, bool relu) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -59,14 +63,16 @@ void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, i
                                 _mm512_permutex2var_ps(b0, odd, b1)};
         const int offset[3] = {1, W, W + 1};
         for (int c = 0; c < 3; ++c) {
-            const __mmask16 gt = _mm512_cmp_ps_mask(cand[c], best, _CMP_GT_OQ);
+            const __mmask16 gt = _mm512_cmp_ps_mask(cand[c], best, _CMP_GT_OQ) |
+                                 (_mm512_cmp_ps_mask(cand[c], cand[c], _CMP_UNORD_Q) &
+                                  _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
             best = _mm512_mask_blend_ps(gt, best, cand[c]);
             idx = _mm512_mask_blend_epi32(gt, idx, _mm512_add_epi32(base, _mm512_set1_epi32(offset[c])));
         }
-        if (relu) {  // !(best > 0): 0 and no gradient (NaN included, as in the scalar clamp)
-            const __mmask16 pos = _mm512_cmp_ps_mask(best, _mm512_setzero_ps(), _CMP_GT_OQ);
-            best = _mm512_maskz_mov_ps(pos, best);
-            idx = _mm512_mask_blend_epi32(pos, _mm512_set1_epi32(-1), idx);
+        if (relu) {  // best <= 0: 0 and no gradient (NaN stays, as in the scalar clamp)
+            const __mmask16 keep = _mm512_cmp_ps_mask(best, _mm512_setzero_ps(), _CMP_NLE_UQ);
+            best = _mm512_maskz_mov_ps(keep, best);
+            idx = _mm512_mask_blend_epi32(keep, _mm512_set1_epi32(-1), idx);
         }
         const __mmask16 out = (__mmask16)((1u << n) - 1);
         _mm512_mask_storeu_ps(y + ow, out, best);
@@ -79,7 +85,7 @@ bool is_2x2_stride_2(const PoolGeom& g) { return g.K == 2 && g.S == 2; }
 
 // One plane of max_pool2d_forward, with the ReLU clamp when `relu`: max(y, 0) with
 // argmax -1 (no gradient) where the window held no positive value, the same as
-// pooling relu(x), whose maximum there is a 0 with zero derivative.
+// pooling relu(x), whose maximum there is a 0 with zero derivative. NaN stays NaN.
 void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g, bool relu) {
 #ifdef __AVX512F__
     if (is_2x2_stride_2(g)) {
@@ -92,7 +98,7 @@ void max_pool_plane(float* yp, int* ap, const float* xp, const PoolGeom& g, bool
     max_pool_plane_any(yp, ap, xp, g);
     if (!relu) return;
     for (int i = 0; i < g.OH * g.OW; ++i)
-        if (!(yp[i] > 0.0f)) yp[i] = 0.0f, ap[i] = -1;
+        if (yp[i] <= 0.0f) yp[i] = 0.0f, ap[i] = -1;
 }
 
 #ifdef __AVX512F__

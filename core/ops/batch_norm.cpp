@@ -53,7 +53,7 @@ void training_moments(float* mean, float* invstd, float* running_mean, float* ru
                     s2 += (double)xc[i] * xc[i];
                 }
             }
-            const double m = s / M, v = std::max(0.0, s2 / M - m * m);
+            const double m = s / M, d = s2 / M - m * m, v = d < 0.0 ? 0.0 : d;  // rounding: v >= 0 (NaN stays)
             mean[c] = (float)m;
             invstd[c] = (float)(1.0 / std::sqrt(v + eps));
             running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * (float)m;

@@ -63,10 +63,11 @@ void scale_backward(Tape& t, Node& n) {
 
 // ---- unary ops: y = f(x), dx += dy * f'(x, y) ------------------------------
 // Each op is a pair of small functions; the templates below do the loops.
-// p is the op's parameter (leaky_relu's slope).
+// p is the op's parameter (leaky_relu's slope). NaN in, NaN out, as IEEE arithmetic
+// gives for the others: relu(NaN) is NaN (written x <= 0 ? 0 : x, not x > 0 ? x : 0).
 struct Relu {
-    static float f(float x, float) { return x > 0.0f ? x : 0.0f; }
-    static float df(float x, float, float) { return x > 0.0f ? 1.0f : 0.0f; }
+    static float f(float x, float) { return x <= 0.0f ? 0.0f : x; }
+    static float df(float x, float, float) { return x <= 0.0f ? 0.0f : 1.0f; }
 };
 struct LeakyRelu {
     static float f(float x, float p) { return x > 0.0f ? x : p * x; }

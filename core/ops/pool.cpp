@@ -21,11 +21,15 @@ namespace {
 
 // ---- max pool: y (planes,OH,OW) = max over each window of x (planes,H,W) ----------------
 // argmax (planes,OH,OW): the index of the maximum inside its input plane (the first on
-// ties, scanning the window row by row); dx at that index receives dy.
+// ties, scanning the window row by row); dx at that index receives dy. A NaN in a
+// window makes its maximum NaN, as IEEE arithmetic would (the first NaN is the argmax).
 struct MaxPoolSaved {
     PoolGeom g;
     std::vector<int> argmax;
 };
+
+// Whether v replaces best as the window's maximum so far: larger, or the first NaN.
+bool takes_over(float v, float best) { return v > best || (v != v && best == best); }
 
 // One plane: y (OH,OW), argmax (OH,OW) from x (H,W).
 void max_pool_plane(float* y, int* argmax, const float* x, const PoolGeom& g) {
@@ -36,7 +40,7 @@ void max_pool_plane(float* y, int* argmax, const float* x, const PoolGeom& g) {
             for (int kh = 0; kh < g.K; ++kh) {
                 const int row = (oh * g.S + kh) * g.W + ow * g.S;
                 for (int kw = 0; kw < g.K; ++kw)
-                    if (x[row + kw] > best_v) {
+                    if (takes_over(x[row + kw], best_v)) {
                         best_v = x[row + kw];
                         best = row + kw;
                     }
@@ -48,14 +52,14 @@ void max_pool_plane(float* y, int* argmax, const float* x, const PoolGeom& g) {
 
 // With `relu`: y = max(0, max pool of x), the same as pooling relu(x) (max commutes
 // with the increasing ReLU). Where no value of the window is positive the result is
-// the ReLU's 0, with zero derivative: argmax -1.
+// the ReLU's 0, with zero derivative: argmax -1. NaN stays NaN.
 void max_pool_forward(float* y, int* argmax, const float* x, const PoolGeom& g, bool relu) {
     if (fast::max_pool2d_forward(y, argmax, x, g, relu)) return;
     const long in_plane = (long)g.H * g.W, out_plane = (long)g.OH * g.OW;
     for (int p = 0; p < g.planes; ++p) max_pool_plane(y + p * out_plane, argmax + p * out_plane, x + p * in_plane, g);
     if (!relu) return;
     for (long i = 0; i < g.planes * out_plane; ++i)
-        if (!(y[i] > 0.0f)) y[i] = 0.0f, argmax[i] = -1;
+        if (y[i] <= 0.0f) y[i] = 0.0f, argmax[i] = -1;
 }
 
 // dx (planes,H,W) += dy (planes,OH,OW) routed to each window's argmax (none for -1)
