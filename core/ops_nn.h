@@ -1,4 +1,4 @@
-// Neural-network ops: convolution, pooling, dropout and batch normalisation.
+// Neural-network ops: convolution, pooling, dropout, batch, group and layer normalisation.
 // Like the ops of core/ops.h, each takes the tape first, records one node and
 // returns its output. conv2d and batch_norm take their Parameters directly (as
 // linear does) and fill per-example statistics when the tape asks for them.
@@ -49,6 +49,20 @@ Var dropout(Tape& t, Var x, float p, bool training, std::uint64_t& rng_state);
 // mixes examples, so per-example statistics are refused. Eval: running stats.
 Var batch_norm(Tape& t, Var x, Parameter& gamma, Parameter& beta, Tensor& running_mean,
                Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
+
+// Group normalisation (core/ops/group_norm.cpp) over x (N,C) or (N,C,H,W): the C
+// channels fall into `groups` groups of C/groups consecutive channels, and each group
+// of each example is normalised by its own mean and (biased) variance:
+//   y = gamma_c (x - mean_{b,group}) / sqrt(var_{b,group} + eps) + beta_c,   gamma, beta (C)
+// groups = 1 normalises each example as a whole, groups = C each channel (instance norm).
+// Examples are not mixed, so per-example statistics of gamma and beta are exact.
+Var group_norm(Tape& t, Var x, Parameter& gamma, Parameter& beta, int groups, float eps = 1e-5f);
+
+// Layer normalisation (core/ops/group_norm.cpp) of each example over all its values:
+// x (N, d1, ...) with gamma and beta shaped (d1, ...), one per value:
+//   y_i = gamma_i (x_i - mean_b) / sqrt(var_b + eps) + beta_i
+// Like PyTorch's LayerNorm with normalized_shape = the shape of one example.
+Var layer_norm(Tape& t, Var x, Parameter& gamma, Parameter& beta, float eps = 1e-5f);
 
 // ---- reference kernels (direct loops, for tests) ----------------------------------------
 

@@ -6,6 +6,8 @@
 #include "layers/dropout.h"
 #include "layers/flatten.h"
 #include "layers/fused.h"
+#include "layers/group_norm.h"
+#include "layers/layer_norm.h"
 #include "layers/linear.h"
 #include "layers/module.h"
 #include "layers/pooling.h"

@@ -331,6 +331,57 @@ TEST_CASE("batch_norm: running statistics like PyTorch (momentum 0.1, unbiased v
                          std::invalid_argument);
 }
 
+TEST_CASE("group_norm and layer_norm: gradient checks, inputs and parameters") {
+    struct Case {
+        Shape x;
+        int groups;  // 0: layer_norm
+    };
+    const Case cases[] = {{{3, 4, 3, 2}, 2}, {{3, 4, 3, 2}, 1}, {{3, 4, 3, 2}, 4}, {{4, 6}, 2},
+                          {{4, 6}, 0},       {{2, 3, 2, 2}, 0}};
+    for (const Case& c : cases) {
+        Shape affine{c.x[1]};
+        if (c.groups == 0) affine = c.x.rank == 4 ? Shape{c.x[1], c.x[2], c.x[3]} : Shape{c.x[1]};
+        Parameter gamma("gamma", affine), beta("beta", affine);
+        gamma.value = random_tensor(affine, 61, 0.5f, 1.5f);
+        beta.value = random_tensor(affine, 62);
+        const std::string what = (c.groups ? "group_norm " + std::to_string(c.groups) + " " : "layer_norm ") + c.x.str();
+        check_gradients(what, [&](Tape& t, const std::vector<Var>& in) {
+            return c.groups ? group_norm(t, in[0], gamma, beta, c.groups) : layer_norm(t, in[0], gamma, beta);
+        }, {random_tensor(c.x, 63)}, {&gamma, &beta});
+    }
+}
+
+TEST_CASE("group_norm and layer_norm: values by hand, and errors") {
+    // One example, two channels of two values, one group: mean 2.5, var 1.25.
+    Parameter gamma("g.weight", Shape{2}), beta("g.bias", Shape{2});
+    gamma.value = Tensor(Shape{2}, {2.0f, 1.0f});
+    beta.value = Tensor(Shape{2}, {0.5f, -1.0f});
+    Tape t;
+    Var x = t.input(Tensor(Shape{1, 2, 1, 2}, {1, 2, 3, 4}));
+    const Tensor y = t.value(group_norm(t, x, gamma, beta, 1, 0.0f));
+    const float inv = 1.0f / std::sqrt(1.25f);
+    CHECK(y[0] == doctest::Approx(2.0f * -1.5f * inv + 0.5f));
+    CHECK(y[3] == doctest::Approx(1.0f * 1.5f * inv - 1.0f));
+    // Two groups: each channel on its own (mean 1.5 and 3.5, var 0.25).
+    const Tensor y2 = t.value(group_norm(t, x, gamma, beta, 2, 0.0f));
+    CHECK(y2[0] == doctest::Approx(2.0f * -0.5f / 0.5f + 0.5f));
+    CHECK(y2[3] == doctest::Approx(1.0f * 0.5f / 0.5f - 1.0f));
+    // layer_norm: gamma and beta per value.
+    Parameter lg("l.weight", Shape{4}), lb("l.bias", Shape{4});
+    lg.value = Tensor(Shape{4}, {1, 2, 3, 4});
+    lb.value = Tensor(Shape{4}, {0, 0, 0, 1});
+    const Tensor z = t.value(layer_norm(t, t.input(Tensor(Shape{1, 4}, {1, 2, 3, 4})), lg, lb, 0.0f));
+    CHECK(z[1] == doctest::Approx(2.0f * -0.5f * inv));
+    CHECK(z[3] == doctest::Approx(4.0f * 1.5f * inv + 1.0f));
+    CHECK_FALSE(t.node(Var{t.size() - 1}).mixes_examples);
+    CHECK_THROWS_WITH_AS(group_norm(t, x, gamma, beta, 3), "group_norm: 3 groups do not divide the 2 channels of input "
+                                                           "(1, 2, 1, 2)", std::invalid_argument);
+    CHECK_THROWS_WITH_AS(layer_norm(t, x, lg, lb), "layer_norm: gamma 'l.weight' has shape (4) but input (1, 2, 1, 2) "
+                                                   "needs (2, 1, 2)", std::invalid_argument);
+    CHECK_THROWS_WITH_AS(group_norm(t, x, lg, lb, 1), "group_norm: gamma 'l.weight' has shape (4) but input "
+                                                      "(1, 2, 1, 2) needs (2)", std::invalid_argument);
+}
+
 // ---- the fast floor against the reference floor, op by op -----------------------------------
 
 TEST_CASE("fast floor: conv2d and conv2d_relu_max_pool2d against the reference, values, gradients, statistics") {
@@ -398,6 +449,12 @@ TEST_CASE("fast floor: pooling, batch norm, dropout, linear and elementwise ops 
                            return batch_norm(t, in[0], gamma, beta, rm, rv, training);
                        }, {random_tensor(Shape{16, 8, 16, 16}, 45)}, {&gamma, &beta}, !training, 0.0);
     }
+    Parameter gn_gamma("gamma", Shape{8}), gn_beta("beta", Shape{8});
+    gn_gamma.value = random_tensor(Shape{8}, 50, 0.5f, 1.5f);
+    for (bool stats : {false, true})
+        compare_floors("group_norm", [&](Tape& t, const std::vector<Var>& in) {
+            return group_norm(t, in[0], gn_gamma, gn_beta, 4);
+        }, {random_tensor(Shape{16, 8, 16, 16}, 51)}, {&gn_gamma, &gn_beta}, stats, 0.0);
     std::uint64_t seed = 9;
     compare_floors("dropout", [&](Tape& t, const std::vector<Var>& in) {
         std::uint64_t state = seed;
@@ -456,6 +513,8 @@ TEST_CASE("NaN in an input or a weight reaches the output of every op, on both f
     Parameter gamma("gamma", Shape{8}), beta("beta", Shape{8});
     gamma.value.fill(1.0f);
     Tensor rm(Shape{8}), rv(Shape{8}, 1.0f);
+    Parameter ln_gamma("gamma", Shape{6}), ln_beta("beta", Shape{6});
+    ln_gamma.value.fill(1.0f);
     std::uint64_t rng = 3;
     // Each op with a NaN in one input or weight, and the least number of NaN outputs.
     const std::vector<std::tuple<const char*, Op, int>> ops = {
@@ -495,6 +554,8 @@ TEST_CASE("NaN in an input or a weight reaches the output of every op, on both f
         {"dropout", [&](Tape& t) { std::uint64_t s = rng; return dropout(t, t.input(flat), 0.5f, true, s); }, 1},
         {"batch_norm train", [&](Tape& t) { return batch_norm(t, t.input(image), gamma, beta, rm, rv, true); }, 72},
         {"batch_norm eval", [&](Tape& t) { return batch_norm(t, t.input(image), gamma, beta, rm, rv, false); }, 1},
+        {"group_norm", [&](Tape& t) { return group_norm(t, t.input(image), gamma, beta, 4); }, 72},
+        {"layer_norm", [&](Tape& t) { return layer_norm(t, t.input(flat), ln_gamma, ln_beta); }, 6},
     };
     for (bool reference : {false, true}) {
         fast::set_enabled(!reference);

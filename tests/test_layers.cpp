@@ -43,16 +43,44 @@ TEST_CASE("layers: gradient check of every layer, inputs and parameters") {
     BatchNorm1d bn1(6);
     BatchNorm2d bn2(3);
     Dropout drop(0.3f, 5);
+    GroupNorm gn(3, 3), gn1(1, 3);
+    LayerNorm ln(6), ln_image(Shape{3, 7, 7});
+    for (Module* m : std::initializer_list<Module*>{&gn, &gn1, &ln, &ln_image}) {  // away from gamma 1, beta 0
+        m->parameters()[0]->value = random_tensor(m->parameters()[0]->value.shape(), 7, 0.5f, 1.5f);
+        m->parameters()[1]->value = random_tensor(m->parameters()[1]->value.shape(), 8);
+    }
     for (Module* m : std::initializer_list<Module*>{&linear, &linear_nobias, &relu_layer, &leaky, &tanh_layer,
-                                                    &sigmoid_layer, &bn1})
+                                                    &sigmoid_layer, &bn1, &ln})
         check_layer(*m, flat);
-    for (Module* m : std::initializer_list<Module*>{&conv, &conv_same, &flatten_layer, &bn2}) check_layer(*m, image);
+    for (Module* m : std::initializer_list<Module*>{&conv, &conv_same, &flatten_layer, &bn2, &gn, &gn1, &ln_image})
+        check_layer(*m, image);
     bn1.eval();
     bn2.eval();
     check_layer(bn1, flat);
     check_layer(bn2, image);
     drop.eval();  // in training the mask changes with every call; the op's own test fixes it
     check_layer(drop, flat);
+}
+
+TEST_CASE("layers: GroupNorm and LayerNorm start as the identity affine map, check their arguments") {
+    GroupNorm gn(2, 4);
+    LayerNorm ln({4, 3, 3});
+    CHECK(gn.describe() == "GroupNorm(2 groups, 4 channels)");
+    CHECK(ln.describe() == "LayerNorm((4, 3, 3))");
+    CHECK(gn.parameters()[0]->name == "weight");
+    CHECK(gn.parameters()[0]->value.vec() == std::vector<float>(4, 1.0f));
+    CHECK(ln.parameters()[1]->value.vec() == std::vector<float>(36, 0.0f));
+    CHECK_THROWS_WITH_AS(GroupNorm(3, 4), "GroupNorm: 3 groups must divide the 4 channels", std::invalid_argument);
+    Tape t;
+    const Tensor x = random_tensor(Shape{2, 4, 3, 3}, 9);
+    const Tensor y = t.value(run(gn, t, x));
+    double mean = 0.0;  // example 0, group 0 (channels 0 and 1): mean 0 after normalising
+    for (int i = 0; i < 18; ++i) mean += y[i];
+    CHECK(std::fabs(mean) < 1e-5);
+    CHECK(t.shape(run(ln, t, x)) == x.shape());
+    CHECK_THROWS_WITH_AS(run(ln, t, random_tensor(Shape{2, 4, 2, 2}, 1)),
+                         "layer_norm: gamma 'weight' has shape (4, 3, 3) but input (2, 4, 2, 2) needs (4, 2, 2)",
+                         std::invalid_argument);
 }
 
 TEST_CASE("layers: pooling layers, overlapping windows, default stride = kernel") {

@@ -91,8 +91,10 @@ void check_close(const Tensor& a, const Tensor& b, const std::string& what) {
     CHECK(largest > 0.0f);
 }
 
-void check_model_statistics(const std::string& name, Module& m, const Shape& input, int classes) {
-    m.eval();
+// In eval mode unless `training` (for models whose layers all allow statistics in training).
+void check_model_statistics(const std::string& name, Module& m, const Shape& input, int classes,
+                            bool training = false) {
+    m.train(training);
     for (int B : {1, 2, 5}) {
         Shape s = input;
         s.dims[0] = B;
@@ -151,6 +153,24 @@ TEST_CASE("statistics: convolutions with stride, padding, eval batch norm and po
 TEST_CASE("statistics: cnn-bn in eval mode (dropout off) matches too") {
     auto m = make_model("cnn-bn", 1, 12, 12, 3, 3);
     check_model_statistics("cnn-bn eval", *m, Shape{1, 1, 12, 12}, 3);
+}
+
+TEST_CASE("statistics: group norm and layer norm in training mode match B separate backward passes") {
+    std::mt19937 rng(6);
+    auto m = std::make_unique<Sequential>();
+    m->add<Conv2d>(2, 8, 3, 1, 1, rng).add<GroupNorm>(4, 8).add<ReLU>().add<MaxPool2d>(2);
+    m->add<Conv2d>(8, 4, 3, 1, 1, rng, false).add<GroupNorm>(1, 4).add<Tanh>();
+    m->add<Flatten>().add<Linear>(4 * 3 * 3, 6, rng).add<LayerNorm>(6).add<ReLU>().add<Linear>(6, 4, rng);
+    // Affine parameters away from the identity, so that their gradients are not trivial.
+    for (size_t i : {1u, 5u, 9u}) {
+        ParameterList p = (*m)[i].parameters();
+        p[0]->value = random_tensor(p[0]->value.shape(), 60 + (unsigned)i, 0.5f, 1.5f);
+        p[1]->value = random_tensor(p[1]->value.shape(), 70 + (unsigned)i, -0.3f, 0.3f);
+    }
+    check_model_statistics("group norm, layer norm", *m, Shape{1, 2, 6, 6}, 4, /*training=*/true);
+    auto ln = std::make_unique<Sequential>();  // layer norm over whole images
+    ln->add<Conv2d>(1, 3, 3, 1, 0, rng).add<LayerNorm>(Shape{3, 4, 4}).add<Flatten>().add<Linear>(48, 3, rng);
+    check_model_statistics("layer norm (3, 4, 4)", *ln, Shape{1, 1, 6, 6}, 3, /*training=*/true);
 }
 
 TEST_CASE("statistics: undefined cases throw clear errors") {
