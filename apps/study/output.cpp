@@ -260,7 +260,8 @@ std::string base64(const std::string& bytes) {
 std::string table_markdown(const StudyOptions& o, const std::vector<OptimizerResults>& results) {
     std::string seeds;
     for (uint64_t s : o.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
-    std::string md = "Model `" + o.model + "`, " + std::to_string(o.epochs) + " epochs, batch " +
+    std::string md = "Model `" + o.model + "`, " + std::to_string(o.epochs) + (o.epochs == 1 ? " epoch" : " epochs") +
+                     ", batch " +
                      std::to_string(o.batch_size) + ", seeds " + seeds + "; " +
                      (o.val_split > 0 ? "lr chosen by final accuracy on a " + fmt("%g", 100 * o.val_split) +
                                             "% validation split"
@@ -343,7 +344,9 @@ void write_outputs(const StudyOptions& o, const std::vector<OptimizerResults>& r
                     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:3px 8px;"
                     "text-align:left}tr.best{background:#e6f4e6}img{max-width:100%}code{background:#f2f2f2}"
                     "</style></head><body>\n";
-    h += "<h1>Optimizer study: " + html_escape(o.model) + "</h1>\n<p>" + html_escape(md.substr(0, md.find('\n'))) +
+    std::string header = md.substr(0, md.find('\n'));
+    header.erase(std::remove(header.begin(), header.end(), '`'), header.end());
+    h += "<h1>Optimizer study: " + html_escape(o.model) + "</h1>\n<p>" + html_escape(header) +
          "</p>\n<p>Wall time of the study: " + fmt("%.0f", seconds) + " s (" + std::to_string(o.jobs) + " runs at once, " +
          std::to_string(o.threads) + " thread(s) each).</p>\n";
     h += "<h2>Best setting of each optimizer</h2>\n" + markdown_to_html_table(md);
