@@ -117,12 +117,20 @@ bool run_gnuplot(const std::string& script_path, const std::string& script, cons
     return true;
 }
 
+// Eleven colours that can be told apart (gnuplot's default cycle has eight), so
+// every algorithm of the lecture gets its own.
+const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+                          "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#000000"};
+
 std::string plot_header(const std::string& png, const std::string& title, const std::string& xlabel,
                         const std::string& ylabel) {
-    return "set terminal pngcairo size 900,560 noenhanced font 'sans,10'\n"
-           "set output " + quote(png + ".tmp") + "\n"
-           "set title " + quote(title) + "\nset xlabel " + quote(xlabel) + "\nset ylabel " + quote(ylabel) + "\n"
-           "set grid\nset key outside right top\n";
+    std::string h = "set terminal pngcairo size 1000,560 noenhanced font 'sans,10'\n"
+                    "set output " + quote(png + ".tmp") + "\n"
+                    "set title " + quote(title) + "\nset xlabel " + quote(xlabel) + "\nset ylabel " + quote(ylabel) +
+                    "\nset grid\nset key outside right top\n";
+    for (int i = 0; i < 11; ++i)
+        h += "set linetype " + std::to_string(i + 1) + " lc rgb '" + kColours[i] + "' lw 2\n";
+    return h;
 }
 
 bool plot_accuracy(const StudyOptions& o, const std::vector<OptimizerResults>& results,
@@ -140,8 +148,8 @@ bool plot_accuracy(const StudyOptions& o, const std::vector<OptimizerResults>& r
         highest = std::max(highest, band.back().hi);
         const std::string name = r.optimizer + " (lr " + lr_text(r.summary.best_lr) + ")";
         plot << (block ? ", \\\n  " : "") << "D index " << block
-             << " using 1:3:4 with filledcurves fs transparent solid 0.15 noborder lc " << block + 1 << " notitle, "
-             << "D index " << block << " using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc " << block + 1
+             << " using 1:3:4 with filledcurves fs transparent solid 0.12 noborder lt " << block % 11 + 1 << " notitle, "
+             << "D index " << block << " using 1:2 with linespoints pt 7 ps 0.6 lt " << block % 11 + 1
              << " title " << quote(name);
         ++block;
     }
@@ -155,6 +163,7 @@ bool plot_accuracy(const StudyOptions& o, const std::vector<OptimizerResults>& r
     std::string script = plot_header(png, "test accuracy of each optimizer's best lr (band: min to max over seeds)",
                                      "epoch", "test accuracy") +
                          "D = " + quote(dat) + "\nset xrange [1:" + std::to_string(std::max(2, o.epochs)) + "]\n" +
+                         "set xtics 1\n" +
                          "set yrange [" + fmt("%.2f", y0) + ":" + fmt("%.2f", y1) + "]\n" + "plot " + plot.str() + "\n";
     const bool ok = run_gnuplot(o.out + "/accuracy.gp", script, png, notes);
     return ok;
@@ -174,8 +183,8 @@ bool plot_tuning(const StudyOptions& o, const std::vector<OptimizerResults>& res
         }
         if (rows.str().empty()) continue;
         data << "# " << r.optimizer << "\n" << rows.str() << "\n\n";
-        plot << (block ? ", \\\n  " : "") << "D index " << block << " using 1:2 with linespoints lw 2 pt 7 lc "
-             << block + 1 << " title " << quote(r.optimizer + ": " + step_size_name(r.optimizer));
+        plot << (block ? ", \\\n  " : "") << "D index " << block << " using 1:2 with linespoints pt 7 lt "
+             << block % 11 + 1 << " title " << quote(r.optimizer + ": " + step_size_name(r.optimizer));
         ++block;
     }
     if (block == 0) return false;
