@@ -79,7 +79,8 @@ TEST_CASE("lecture: plots draw predictions dashed under the measurements, legend
     const Panel p{"title", "x", "y", "x",
                   {{"m", "measured", Style::Measured, 0}, {"f", "fit", Style::Predicted, 0},
                    {"c", "", Style::Band, 0, "lo", "hi"}}};
-    const std::string g = gnuplot_script({"a.csv"}, "a.png", {p});
+    const Table t{"", {"x", "m", "f", "lo", "hi"}, {{1, 2, 2, 1, 3}, {2, 3, 3, 2, 4}}};
+    const std::string g = gnuplot_script({t}, {"a.csv"}, "a.png", {p});
     CHECK(g.find("set key below") != std::string::npos);
     CHECK(g.find("set format x '%g'") != std::string::npos);
     const size_t band = g.find("filledcurves"), fit = g.find("dt 2"), measured = g.find("linespoints");
@@ -90,5 +91,17 @@ TEST_CASE("lecture: plots draw predictions dashed under the measurements, legend
     CHECK(fit < measured);
     Panel wrong = p;
     wrong.table = 1;
-    CHECK_THROWS_AS(gnuplot_script({"a.csv"}, "a.png", {wrong}), std::invalid_argument);
+    CHECK_THROWS_AS(gnuplot_script({t}, {"a.csv"}, "a.png", {wrong}), std::invalid_argument);
+}
+
+TEST_CASE("lecture: log axes spanning less than two decades get 1-2-5 ticks") {
+    auto same = [](const std::vector<double>& a, const std::vector<double>& b) {
+        if (a.size() != b.size()) return false;
+        for (size_t i = 0; i < a.size(); ++i)
+            if (std::fabs(a[i] - b[i]) > 1e-12 * b[i]) return false;
+        return true;
+    };
+    CHECK(same(log_ticks(0.02, 0.4), {0.02, 0.05, 0.1, 0.2}));
+    CHECK(same(log_ticks(3.0, 9.0), {3, 4, 5, 6, 7, 8, 9}));
+    CHECK(log_ticks(0.001, 10.0).empty());  // gnuplot's decades suffice
 }

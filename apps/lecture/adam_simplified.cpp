@@ -46,7 +46,7 @@ Result adam_simplified(const Settings& s) {
     const std::vector<float> etas = s.quick ? std::vector<float>{1e-3f, 1e-2f}
                                             : std::vector<float>{1e-4f, 3e-4f, 1e-3f, 3e-3f, 1e-2f};
     Table sweep{"", {"eta", "adam", "adam_lo", "adam_hi", "lecture", "lecture_lo", "lecture_hi", "difference",
-                     "difference_lo", "difference_hi"}, {}};
+                     "difference_lo", "difference_hi", "zero"}, {}};
     double worst = 0.0, worst_eta = 0.0, best_loss = 1e30;
     int significant = 0;  // eta where the CI of the difference excludes 0
     size_t best = 0;
@@ -62,7 +62,7 @@ Result adam_simplified(const Settings& s) {
             diff.push_back(100 * (fl.back() / fa.back() - 1.0));
         }
         const Interval a = mean_ci95(fa), l = mean_ci95(fl), d = mean_ci95(diff);
-        sweep.add({etas[e], a.mean, a.lo(), a.hi(), l.mean, l.lo(), l.hi(), d.mean, d.lo(), d.hi()});
+        sweep.add({etas[e], a.mean, a.lo(), a.hi(), l.mean, l.lo(), l.hi(), d.mean, d.lo(), d.hi(), 0.0});
         if (std::fabs(d.mean) > worst) worst = std::fabs(d.mean), worst_eta = etas[e];
         significant += seeds > 1 && (d.lo() > 0.0 || d.hi() < 0.0);
         if (a.mean < best_loss) best_loss = a.mean, best = e;
@@ -100,13 +100,18 @@ Result adam_simplified(const Settings& s) {
                 (worst <= 5.0 && significant == 0 ? "essentially the same, as the slide says" : "not the same at every eta") +
                 " (slide \"Bias Correction of Running Averages\")";
     const Style bars = seeds > 1 ? Style::ErrorBars : Style::Measured;
+    Panel finals{"final training loss (mean, 95% CI over seeds)", "eta (log scale)", "final training loss", "eta",
+                 {{"adam", "adam (published)", bars, 0, "adam_lo", "adam_hi"},
+                  {"lecture", "adam-lecture (simplified)", bars, 1, "lecture_lo", "lecture_hi"}},
+                 0, 1.0, true, false};
+    Panel differences{"adam-lecture / adam - 1 at the end, paired", "eta (log scale)", "difference (%)", "eta",
+                      {{"zero", "no difference", Style::Predicted, 7},
+                       {"difference", "mean, 95% CI", bars, 2, "difference_lo", "difference_hi"}},
+                      0, 1.0, true, false};
+    finals.xtic_list.assign(etas.begin(), etas.end());
+    differences.xtic_list = finals.xtic_list;
     save_figure(r, s, {sweep, curves},
-                {{"final training loss (mean, 95% CI over seeds)", "eta (log scale)", "final training loss", "eta",
-                  {{"adam", "adam (published)", bars, 0, "adam_lo", "adam_hi"},
-                   {"lecture", "adam-lecture (simplified)", bars, 1, "lecture_lo", "lecture_hi"}},
-                  0, 1.0, true, false},
-                 {"adam-lecture / adam - 1 at the end, paired", "eta (log scale)", "difference (%)", "eta",
-                  {{"difference", "mean, 95% CI", bars, 2, "difference_lo", "difference_hi"}}, 0, 1.0, true, false},
+                {finals, differences,
                  {"along training at eta = " + fmt(etas[best], 2), "thousands of examples seen", "difference (%)",
                   "examples",
                   {{"difference", "", Style::Band, 2, "difference_lo", "difference_hi"},

@@ -184,7 +184,8 @@ Result batch_scaling(const Settings& s) {
                 fmt(b_max * fail * lambda, 2) + " at B = " + std::to_string(b_max) + " (lambda_max = " + fmt(lambda, 3) +
                 ", Hessian at the start) brackets the stability limit 2 of one step of B eta': the slide's "
                 "grad loss(Phi_t+1) ~ grad loss(Phi_t) fails there (gradient drift); N_g = N'_g/B alone: spread " + fmt(sweep.rows.front()[7], 3) + "% vs " + fmt(sweep.rows.front()[10], 3) +
-                "% with N_g = N'_g (eta' = " + fmt(etas.front(), 2) + ")";
+                "% with N_g = N'_g (eta' = " + fmt(etas.front(), 2) + ") (slides \"Solving for eta as a function of "
+                "B\", \"Putting It Together (TZ)\")";
 
     Table curves{"curves", {"examples"}, {}};
     for (int B : batches) curves.header.push_back("small_B" + std::to_string(B));
@@ -204,19 +205,23 @@ Result batch_scaling(const Settings& s) {
     };
     const Style bars = seeds > 1 ? Style::ErrorBars : Style::Measured;
     const double drift_eta = 2.0 / (b_max * lambda);
+    Panel spread{"spread of the loss curves over B (mean, 95% CI over seeds)", "eta' (log scale)", "spread (%)",
+                 "eta_prime",
+                 {{"spread_scaled", "eta = B eta', N_g = max(1, 16/B)", bars, 0, "spread_scaled_lo", "spread_scaled_hi"},
+                  {"spread_fixed", "fixed: those of B = 16", bars, 1, "spread_fixed_lo", "spread_fixed_hi"},
+                  {"spread_ng_rule", "N_g = 64/B alone (B <= 64)", bars, 2, "spread_ng_rule_lo", "spread_ng_rule_hi"},
+                  {"spread_ng_fixed", "N_g = 64 at every B", bars, 3, "spread_ng_fixed_lo", "spread_ng_fixed_hi"}},
+                 0, 1.0, true, true, NAN, NAN, NAN, NAN,
+                 {{drift_eta, std::to_string(b_max) + " eta' lambda_max = 2", 0.05}}};
+    spread.xtic_list.assign(etas.begin(), etas.end());
     save_figure(r, s, {sweep, curves},
-                {{"spread of the loss curves over B (mean, 95% CI over seeds)", "eta' (log scale)", "spread (%)",
-                  "eta_prime",
-                  {{"spread_scaled", "eta = B eta', N_g = max(1, 16/B)", bars, 0, "spread_scaled_lo", "spread_scaled_hi"},
-                   {"spread_fixed", "fixed: those of B = 16", bars, 1, "spread_fixed_lo", "spread_fixed_hi"},
-                   {"spread_ng_rule", "N_g = 64/B alone (B <= 64)", bars, 2, "spread_ng_rule_lo", "spread_ng_rule_hi"},
-                   {"spread_ng_fixed", "N_g = 64 at every B", bars, 3, "spread_ng_fixed_lo", "spread_ng_fixed_hi"}},
-                  0, 1.0, true, true, NAN, NAN, NAN, NAN,
-                  {{drift_eta, std::to_string(b_max) + " eta' lambda_max = 2", 0.05}}},
-                 {"eta = B eta', N_g = max(1, 16/B) at eta' = " + fmt(etas.front(), 2), "thousands of examples seen",
-                  "training loss", "examples", curve_series("small"), 1, 1e-3},
-                 {"the same at eta' = " + fmt(etas.back(), 2), "thousands of examples seen", "training loss (10 = diverged)",
-                  "examples", curve_series("large"), 1, 1e-3}});
+                {spread,
+                 {"eta = B eta', N_g = max(1, 16/B) at eta' = " + fmt(etas.front(), 2) + ": spread " +
+                      fmt(100 * scaled_mean.front(), 2) + "%",
+                  "thousands of examples seen", "training loss", "examples", curve_series("small"), 1, 1e-3},
+                 {"the same at eta' = " + fmt(etas.back(), 2) + ": spread " + fmt(100 * scaled_mean.back(), 3) + "%",
+                  "thousands of examples seen", "training loss (10 = diverged)", "examples", curve_series("large"), 1,
+                  1e-3}});
     return r;
 }
 

@@ -91,7 +91,8 @@ Result langevin_2d(const Settings& s) {
                                       false));
     r.summary = "temperature ratio T_y/T_x: sgd " + fmt(ratio_sgd, 3) + " (predicted " + fmt(s2 * s2, 3) +
                 "), langevin-precond " + fmt(ratio_pre, 3) + " (1: Gibbs), rmsprop-per-example " + fmt(ratio_rms, 3) +
-                " (" + fmt(s2, 3) + "); alpha = " + fmt(alpha_x, 3);
+                " (" + fmt(s2, 3) + "); alpha = " + fmt(alpha_x, 3) +
+                ", not the ~1/10 of slide \"A 2-D Langevin Stationary Distribution\"";
     Table t{"", {"u", "sgd_x", "sgd_y", "precond_x", "precond_y", "rmsprop_x", "rmsprop_y"}, {}};
     for (int b = 0; b < kBins; ++b)
         t.add({-kRange + (b + 0.5) * 2 * kRange / kBins, sgd.hist[0][b], sgd.hist[1][b], precond.hist[0][b],

@@ -133,7 +133,8 @@ Result momentum_conjugacy(const Settings& s) {
                 " (fixed eta: " + fmt(100 * mean_of(spread_fixed[0]), 3) + "%, " +
                 fmt(100 * mean_of(spread_fixed[E - 1]), 3) + "%); " +
                 (barely_up_to > 0 ? "below 10% up to eta' = " + fmt(barely_up_to, 3) : "never below 10%") +
-                "; scaled tighter than fixed at " + std::to_string(tighter) + " of " + std::to_string(E) + " eta'";
+                "; scaled tighter than fixed at " + std::to_string(tighter) + " of " + std::to_string(E) +
+                " eta' (slide \"Solving for eta in terms of N_g (TZ)\")";
 
     Table sweep{"", {"eta_prime"}, {}};
     for (float n_g : kNg)

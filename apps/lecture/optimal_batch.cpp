@@ -73,7 +73,9 @@ Result optimal_batch(const Settings& s) {
     r.summary = "B* = 16 sigma^2/g^2 = " + fmt(b_star) + " maximises the guarantee (found " + fmt(best_bound_b) +
                 ", eta* = " + fmt(eta_star(b_star), 3) + "); measured expected progress per example peaks at B = " +
                 fmt(best_lecture_b) + " with eta*(B) and at B = " + fmt(best_tuned_b) + " with the best eta" +
-                (best_tuned_b < b_star / 4 ? ": B* optimises a high-probability bound, not the expected progress" : "");
+                (best_tuned_b < b_star / 4 ? ": B* optimises a high-probability bound, not the expected progress "
+                                             "(slide \"Optimizing B and eta\")"
+                                           : "");
     save_figure(r, s, {t},
                 {{"progress per example of one step (g = 0.25, sigma = 1, L = 1)", "batch size B",
                   "loss decrease / B", "B",

@@ -1,5 +1,6 @@
 #include "apps/lecture/plot.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -61,7 +62,7 @@ std::string plot_clause(const std::string& csv, const Panel& p, const Series& s,
             return u + column(s.y) + " with linespoints lw 2" + filled + " ps 0.7 lc rgb " + colour + title;
         case Style::MeasuredLine: return u + column(s.y) + " with lines lw 2 lc rgb " + colour + title;
         case Style::Points: return u + column(s.y) + " with points" + open + " ps 1.1 lw 1.5 lc rgb " + colour + title;
-        case Style::Predicted: return u + column(s.y) + " with lines lw 1.5 dt 2 lc rgb " + colour + title;
+        case Style::Predicted: return u + column(s.y) + " with lines lw 2 dt 2 lc rgb " + colour + title;
         case Style::Band:
             return u + column(s.lo) + ":" + column(s.hi) + " with filledcurves fs transparent solid 0.18 noborder lc rgb " +
                    colour + title;
@@ -74,10 +75,45 @@ std::string plot_clause(const std::string& csv, const Panel& p, const Series& s,
     return "";
 }
 
+// The smallest and largest positive finite value of the named columns (x: times scale).
+std::pair<double, double> positive_range(const Table& t, const std::vector<std::string>& columns, double scale) {
+    double lo = INFINITY, hi = 0.0;
+    for (const std::string& name : columns) {
+        const auto it = std::find(t.header.begin(), t.header.end(), name);
+        if (it == t.header.end()) continue;
+        const size_t c = static_cast<size_t>(it - t.header.begin());
+        for (const auto& row : t.rows) {
+            const double v = row[c] * scale;
+            if (std::isfinite(v) && v > 0.0) lo = std::min(lo, v), hi = std::max(hi, v);
+        }
+    }
+    return {lo, hi};
+}
+
+std::string tick_list(const std::vector<double>& ticks) {
+    std::string out = "(";
+    for (size_t i = 0; i < ticks.size(); ++i) out += (i ? ", " : "") + number(ticks[i]);
+    return out + ")";
+}
+
 }  // namespace
 
-std::string gnuplot_script(const std::vector<std::string>& csv_paths, const std::string& png,
-                           const std::vector<Panel>& panels) {
+std::vector<double> log_ticks(double lo, double hi) {
+    if (!(lo > 0.0) || !(hi > lo) || hi / lo >= 100.0) return {};
+    for (const std::vector<int>& mantissas : {std::vector<int>{1, 2, 5}, std::vector<int>{1, 2, 3, 4, 5, 6, 7, 8, 9}}) {
+        std::vector<double> ticks;
+        for (int e = static_cast<int>(std::floor(std::log10(lo))); e <= static_cast<int>(std::ceil(std::log10(hi))); ++e)
+            for (int m : mantissas) {
+                const double v = m * std::pow(10.0, e);
+                if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) ticks.push_back(v);
+            }
+        if (ticks.size() >= 3) return ticks;
+    }
+    return {lo, hi};
+}
+
+std::string gnuplot_script(const std::vector<Table>& tables, const std::vector<std::string>& csv_paths,
+                           const std::string& png, const std::vector<Panel>& panels) {
     std::ostringstream g;
     const int width = 560 * static_cast<int>(panels.size());
     g << "set terminal pngcairo size " << width << ",470 noenhanced font 'sans,10'\n"
@@ -89,7 +125,7 @@ std::string gnuplot_script(const std::vector<std::string>& csv_paths, const std:
       << "set autoscale fix\nset offsets graph 0.03, graph 0.03, graph 0.04, graph 0.04\n"
       << "set multiplot layout 1," << panels.size() << "\n";
     for (const Panel& p : panels) {
-        if (p.table < 0 || static_cast<size_t>(p.table) >= csv_paths.size())
+        if (p.table < 0 || static_cast<size_t>(p.table) >= csv_paths.size() || tables.size() != csv_paths.size())
             throw std::invalid_argument("plot: panel '" + p.title + "' names table " + std::to_string(p.table) +
                                         " of " + std::to_string(csv_paths.size()));
         g << "unset arrow\nunset label\n"
@@ -100,11 +136,20 @@ std::string gnuplot_script(const std::vector<std::string>& csv_paths, const std:
           << "set format x '%g'\nset format y '%g'\n"
           << "set xrange " << range(p.xmin, p.xmax) << "\nset yrange " << range(p.ymin, p.ymax) << "\n"
           << (std::isnan(p.xtics) ? std::string("set xtics autofreq\n") : "set xtics " + number(p.xtics) + "\n");
-        if (!p.xtic_list.empty()) {
-            g << "set xtics (";
-            for (size_t i = 0; i < p.xtic_list.size(); ++i) g << (i ? ", " : "") << number(p.xtic_list[i]);
-            g << ")\n";
-        }
+        // Log axes spanning less than two decades get ticks at 1, 2, 5 x 10^k (gnuplot's decades would leave one label).
+        const Table& table = tables[static_cast<size_t>(p.table)];
+        std::vector<std::string> ys;
+        for (const Series& se : p.series) ys.insert(ys.end(), {se.y, se.lo, se.hi});
+        auto [xlo, xhi] = positive_range(table, {p.x}, p.x_scale);
+        auto [ylo, yhi] = positive_range(table, ys, 1.0);
+        if (!std::isnan(p.xmin)) xlo = p.xmin;
+        if (!std::isnan(p.xmax)) xhi = p.xmax;
+        if (!std::isnan(p.ymin)) ylo = p.ymin;
+        if (!std::isnan(p.ymax)) yhi = p.ymax;
+        const std::vector<double> xt = !p.xtic_list.empty() ? p.xtic_list : p.logx ? log_ticks(xlo, xhi) : std::vector<double>{};
+        const std::vector<double> yt = p.logy ? log_ticks(ylo, yhi) : std::vector<double>{};
+        g << (xt.empty() ? "" : "set xtics " + tick_list(xt) + "\n")
+          << (yt.empty() ? "set ytics autofreq\n" : "set ytics " + tick_list(yt) + "\n");
         int tag = 1;
         for (const Marker& m : p.markers) {
             g << "set arrow " << tag << " from first " << number(m.x) << ", graph 0 to first " << number(m.x)
@@ -151,7 +196,7 @@ void save_figure(Result& result, const Settings& s, const std::vector<Table>& ta
         return;
     }
     const std::string tmp_png = result.png + ".tmp.png", script = result.png + ".gp", log = result.png + ".log";
-    write_file_atomic(script, gnuplot_script(paths, tmp_png, panels));
+    write_file_atomic(script, gnuplot_script(tables, paths, tmp_png, panels));
     const int rc = std::system(("gnuplot " + quote(script) + " 2>" + quote(log)).c_str());
     if (rc != 0) {
         std::remove(tmp_png.c_str());

@@ -82,8 +82,12 @@ struct Panel {
 void save_figure(Result& result, const Settings& s, const std::vector<Table>& tables,
                  const std::vector<Panel>& panels);
 
-// The gnuplot script save_figure runs (exposed for the tests).
-std::string gnuplot_script(const std::vector<std::string>& csv_paths, const std::string& png,
-                           const std::vector<Panel>& panels);
+// The gnuplot script save_figure runs (exposed for the tests); csv_paths[k] holds tables[k].
+std::string gnuplot_script(const std::vector<Table>& tables, const std::vector<std::string>& csv_paths,
+                           const std::string& png, const std::vector<Panel>& panels);
+
+// Ticks for a log axis from lo to hi: none (gnuplot's decades) when the range
+// spans two decades or more, else 1, 2, 5 (or every digit) times powers of 10.
+std::vector<double> log_ticks(double lo, double hi);
 
 }  // namespace dl::lecture

@@ -217,7 +217,7 @@ Result rmsprop_sigma(const Settings& s) {
                   "median sigma/|g|", "examples",
                   {{"median_sigma_over_g_1", "run of (1)", Style::Measured, 0},
                    {"median_sigma_over_g_2", "run of (2)", Style::Measured, 1}},
-                  2, 1e-3, false, true}});
+                  2, 1e-3, false, false, NAN, NAN, 0.0}});
     return r;
 }
 

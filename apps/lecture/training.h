@@ -1,5 +1,6 @@
 // Small, fast models on Fashion-MNIST for the experiments that train
-// (momentum-conjugacy, batch-scaling, rmsprop-*, adaptive, step-decay):
+// (momentum-conjugacy, batch-scaling, rmsprop-*, adam-simplified, snapshot-ensemble,
+// adaptive, step-decay):
 // softmax regression or a small MLP written with core ops, fixed subsets of
 // the data held as float matrices, and a training step that samples its batch
 // with a seeded generator, so every run is reproducible.
