@@ -201,9 +201,13 @@ Result adaptive(const Settings& s) {
     r.checks.push_back(check_at_least("B* >> B: median B*[i] of the first layer over B = 64 (>= 10; per-example run)",
                                       b_median / kBatch, 10.0, false));
     std::string accs;
-    for (size_t m = 0; m < M; ++m)
-        accs += (m ? "; " : "") + methods[m].label + " " + fmt(100 * final_acc[m].mean, 3) + " +- " +
-                fmt(100 * final_acc[m].half, 2) + "%";
+    for (size_t m = 0; m < M; ++m) {
+        int lost = 0;
+        for (const Run& run : runs[m]) lost += run.diverged;
+        accs += (m ? "; " : "") + methods[m].label + " " +
+                (lost == seeds ? std::string("diverged")
+                               : fmt(100 * final_acc[m].mean, 3) + " +- " + fmt(100 * final_acc[m].half, 2) + "%");
+    }
     r.summary = "test accuracy after " + fmt(double(steps) * kBatch, 3) + " examples (95% CI over " +
                 std::to_string(seeds) + " seeds, lr tuned per method): " + accs + ". As printed (s~ from the batch "
                 "g^2, no cap): " + printed + ", on the first steps after the warm-up: with K < B the warm-up rate "

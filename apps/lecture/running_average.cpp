@@ -175,7 +175,7 @@ Result running_average(const Settings& s) {
                 " steps, N/2), the 1/t average is off by " + fmt(100 * err_exact, 2) +
                 "% of the amplitude; the slide's closed form needs exponent +(t-s) (slide \"Running Averages\")";
     save_figure(r, s, {t, drift},
-                {{"stationary input: E mu_t over runs (mu = 1, N = 100)", "t", "E mu_t", "t",
+                {{"stationary input: E mu_t over runs (mu = 1, N = 100)", "t (log scale)", "E mu_t", "t",
                   {{"ema", "EMA 1/N", Style::MeasuredLine, 0},
                    {"min_N_t", "1/min(N, t)", Style::MeasuredLine, 1},
                    {"adam", "Adam's 1/(1 - beta^t)", Style::MeasuredLine, 2},

@@ -133,8 +133,8 @@ Result vector_errata(const Settings& s) {
                                       22.0 * 22.0 * sigma * sigma / (g_norm * g_norm), k_two_sigma, 0.1, false));
     r.summary = "\"Optimizing eta\" prints -L eta ||g^||^2 where the derivative gives +L eta ||g^||^2: the printed "
                 "equation yields a negative eta in " + fmt(100 * printed_negative / cases, 3) +
-                "% of settings, the next line (eta = (1/L)(1 - r/(||g^|| sqrt k))) is the true minimiser (within " +
-                fmt(100 * worst_plus, 2) + "%). \"Optimizing k\" swaps the radius b(1 + sqrt(2 ln 1/delta)) = " +
+                "% of settings, the next line (eta = (1/L)(1 - r/(||g^|| sqrt k))) is the true minimiser (" +
+                (worst_plus < 1e-9 ? std::string("to rounding") : "within " + fmt(100 * worst_plus, 2) + "%") + "). \"Optimizing k\" swaps the radius b(1 + sqrt(2 ln 1/delta)) = " +
                 fmt(nw / sigma, 3) + " sigma for 2 sigma: for a skewed gradient (rare large example, p = 0.1) 2 sigma/sqrt(k) "
                 "covers only " + fmt(100 * min_two_sigma, 3) + "% at k = " + std::to_string(worst_k) +
                 " (promised " + fmt(100 * (1 - kDelta), 3) + "%), the real radius covers >= " + fmt(100 * min_nw, 4) +
