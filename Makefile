@@ -38,6 +38,9 @@ TEST_OBJ    := $(TEST_SRC:%.cpp=build/obj/%.o)
 PARTS       := build/libdl_study.a build/libdl_lecture.a build/libdl_train.a build/libdl.a
 
 .PHONY: all test demo bench lecture study deps clean sanitize
+# The programs' objects are kept (not deleted as intermediate files), so that a
+# second `make` relinks nothing.
+.SECONDARY: $(APP_SRC:%.cpp=build/obj/%.o)
 all: $(PARTS) $(APPS) build/tests
 
 build/obj/%.o: %.cpp
