@@ -17,7 +17,8 @@ namespace dl::fast {
 namespace {
 
 // Whether v replaces best as the window's maximum so far: larger, or the first NaN.
-inline bool takes_over(float v, float best) { return v > best || (v != v && best == best); }
+// (!(v <= best) holds for a larger v and for a NaN v; a NaN best is never replaced.)
+inline bool takes_over(float v, float best) { return !(v <= best) && best == best; }
 
 // One plane, any window: y (OH,OW) = max over each window of xp (H,W), argmax its index
 // (first maximum or first NaN, scanning the window row by row). The reference's loop.
@@ -42,8 +43,7 @@ void max_pool_plane_any(float* y, int* argmax, const float* xp, const PoolGeom& 
 #ifdef __AVX512F__
 // 2x2 windows, stride 2: one output row from input rows r0 = xp + 2 oh W and r1 = r0 + W,
 // 16 outputs at a time. The even and odd columns are split with a permute, then the four
-// candidates are compared in the reference's order with a strict '>', and a NaN candidate
-// replaces a number (same ties, same NaNs as takes_over).
+// candidates are compared in the reference's order as takes_over does (same ties, same NaNs).
 // With `relu`, the clamp of max_pool_plane below, in the same registers.
 void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, int row0, int W, int OW, bool relu) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -63,9 +63,8 @@ void max_pool_2x2_row(float* y, int* argmax, const float* r0, const float* r1, i
                                 _mm512_permutex2var_ps(b0, odd, b1)};
         const int offset[3] = {1, W, W + 1};
         for (int c = 0; c < 3; ++c) {
-            const __mmask16 gt = _mm512_cmp_ps_mask(cand[c], best, _CMP_GT_OQ) |
-                                 (_mm512_cmp_ps_mask(cand[c], cand[c], _CMP_UNORD_Q) &
-                                  _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+            const __mmask16 gt =  // takes_over: !(cand <= best) and best is not NaN
+                _mm512_cmp_ps_mask(cand[c], best, _CMP_NLE_UQ) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q);
             best = _mm512_mask_blend_ps(gt, best, cand[c]);
             idx = _mm512_mask_blend_epi32(gt, idx, _mm512_add_epi32(base, _mm512_set1_epi32(offset[c])));
         }
