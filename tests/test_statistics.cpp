@@ -119,9 +119,16 @@ void check_model_statistics(const std::string& name, Module& m, const Shape& inp
 std::unique_ptr<Module> varied_conv_model() {
     std::mt19937 rng(5);
     auto m = std::make_unique<Sequential>();
-    m->add<Conv2d>(2, 4, 3, 2, 1, rng).add<BatchNorm2d>(4).add<ReLU>();
-    m->add<Conv2d>(4, 3, 2, 1, 0, rng, false).add<LeakyReLU>(0.1f).add<MaxPool2d>(2, 1);
-    m->add<Conv2d>(3, 3, 1, 1, 1, rng).add<AvgPool2d>(3, 2).add<Flatten>().add<Linear>(12, 4, rng);
+    m->add<Conv2d>(2, 4, 3, 2, 1, rng);
+    m->add<BatchNorm2d>(4);
+    m->add<ReLU>();
+    m->add<Conv2d>(4, 3, 2, 1, 0, rng, false);
+    m->add<LeakyReLU>(0.1f);
+    m->add<MaxPool2d>(2, 1);
+    m->add<Conv2d>(3, 3, 1, 1, 1, rng);
+    m->add<AvgPool2d>(3, 2);
+    m->add<Flatten>();
+    m->add<Linear>(12, 4, rng);
     // Batch norm statistics and affine parameters away from the identity.
     auto& bn = (*m)[1];
     bn.buffers()[0]->value = random_tensor(Shape{4}, 6, -0.2f, 0.2f);
