@@ -15,6 +15,7 @@
 #include "layers/layers.h"
 #include "layers/models.h"
 #include "layers/spec.h"
+#include "layers/summary.h"
 #include "optim/optim.h"
 #include "tests/gradcheck.h"
 #include "tests/run_program.h"
@@ -585,4 +586,90 @@ TEST_CASE("train: a spec from a file trains, resumes without the file, and predi
     INFO(p.err);
     REQUIRE(p.status == 0);
     CHECK(p.out.find("with an ensemble of 2") != std::string::npos);
+}
+
+TEST_CASE("summary: each layer's output shape, parameters, FLOPs and ops; nothing moves") {
+    auto cnn = make_model("cnn", 1, 28, 28, 10, 1);
+    const std::vector<LayerSummary> rows = summarize(*cnn, Shape{1, 28, 28});
+    REQUIRE(rows.size() == 10);
+    CHECK(rows[0].layer == "Conv2d(1, 16, kernel 5, stride 1, padding 2)");
+    CHECK(rows[0].output == Shape{16, 28, 28});
+    CHECK(rows[0].parameters == 16 * 25 + 16);
+    CHECK(rows[0].flops == 16.0 * 28 * 28 * (2 * 25 + 1));
+    CHECK(rows[0].ops == "conv2d");
+    CHECK(rows[2].output == Shape{16, 14, 14});
+    CHECK(rows[2].ops == "max_pool2d");
+    CHECK(rows[6].output == Shape{1568});
+    CHECK(rows[7].flops == 128.0 * (2 * 1568 + 1));
+    CHECK(rows[9].output == Shape{10});
+    size_t params = 0;
+    for (const LayerSummary& r : rows) params += r.parameters;
+    CHECK(params == count_parameters(*cnn));
+    const std::string text = summary(*cnn, Shape{1, 28, 28});
+    const size_t row7 = text.find("(7) Linear(1568, 128)");
+    REQUIRE(row7 != std::string::npos);
+    const std::string line7 = text.substr(row7, text.find('\n', row7) - row7);
+    CHECK(line7.find(" 128 ") != std::string::npos);
+    CHECK(line7.find(" 200,832 ") != std::string::npos);
+    CHECK(line7.find(" 402k ") != std::string::npos);
+    CHECK(line7.substr(line7.size() - 6) == "linear");
+    CHECK(text.find("215,370") != std::string::npos);
+    // The last line is what the model's own forward records (fused ops as one).
+    Tape t;
+    NoGrad ng(t);
+    cnn->forward(t, t.input(Tensor(Shape{1, 1, 28, 28})));
+    std::string ops;
+    for (int i = 1; i < t.size(); ++i) ops += (ops.empty() ? "" : ", ") + std::string(t.node(i).op);
+    CHECK(text.substr(text.rfind('\n') + 1) == "one forward runs: " + ops);
+
+    // Batch norm's running statistics, dropout's generator and the modes stay as they were.
+    auto bn = make_model("cnn-bn", 1, 12, 12, 3, 2);
+    Sequential& seq = dynamic_cast<Sequential&>(*bn);
+    seq[1].eval();  // one layer in eval, the rest in training
+    std::vector<std::vector<float>> buffers;
+    for (Buffer* b : bn->buffers()) buffers.push_back(b->value.vec());
+    auto& drop = dynamic_cast<Dropout&>(seq[12]);
+    const std::uint64_t state = drop.rng_state();
+    summary(*bn, Shape{1, 12, 12});
+    for (size_t i = 0; i < buffers.size(); ++i) CHECK(bn->buffers()[i]->value.vec() == buffers[i]);
+    CHECK(drop.rng_state() == state);
+    CHECK_FALSE(seq[1].training());
+    CHECK(seq[5].training());
+    CHECK(summarize(*bn, Shape{1, 12, 12})[12].ops == "-");  // dropout in eval: the identity
+
+    // A lazy Linear learns its input size; a shape that does not fit names the layer.
+    std::mt19937 rng(1);
+    Sequential m;
+    m.add<Flatten>();
+    auto& fc = m.add<Linear>(5, rng);
+    CHECK(summarize(m, Shape{3, 4, 4})[1].parameters == 48 * 5 + 5);
+    CHECK(fc.in_features() == 48);
+    m.add<Conv2d>(1, 2, 3, 1, 0, rng);
+    CHECK(error_of([&] { summary(m, Shape{3, 4, 4}); })
+              .rfind("summary: layer 2 (Conv2d(1, 2, kernel 3, stride 1, padding 0)) does not take its input (5): ", 0) ==
+          0);
+    CHECK_THROWS_WITH_AS(summary(m, Shape{}),
+                         "summary: the example shape () must be one example without the batch dimension, e.g. (1, 28, 28)",
+                         std::invalid_argument);
+}
+
+TEST_CASE("README: the C++ example of a model with its own initialisation") {
+    std::mt19937 rng(1);
+    Sequential model;
+    auto& conv1 = model.add<Conv2d>(1, 32, 5, 1, Conv2d::same, rng);  // add returns the new layer
+    model.add<ReLU>();
+    model.add<MaxPool2d>(2);
+    model.add<Flatten>();
+    model.add<Linear>(1024, rng);                                       // input size learnt at the first forward
+    model.add<ReLU>();
+    model.add<Linear>(10, rng);
+    const std::string text = summary(model, Shape{1, 28, 28});       // runs one example: sizes that Linear
+    initialize(model, Role::Weight, Init::truncated_normal(0.05f), rng);  // every conv and linear
+    initialize(model, Role::Bias, Init::constant(0.05f), rng);
+    initialize(conv1, Role::Weight, Init::normal(0.1f), rng);             // or one layer
+    auto opt = make_optimizer("adam", model.parameters());
+    CHECK(count_parameters(model) == 32 * 25 + 32 + 32 * 14 * 14 * 1024 + 1024 + 1024 * 10 + 10);
+    CHECK(text.find("Linear(6272, 1024)") != std::string::npos);
+    CHECK(model.parameters()[1]->value[7] == 0.05f);
+    CHECK(opt->parameters().size() == 6);
 }

@@ -15,6 +15,7 @@
 #include "layers/models.h"
 #include "layers/sequential.h"
 #include "layers/spec.h"
+#include "layers/summary.h"
 
 namespace dl {
 
@@ -364,6 +365,7 @@ TrainResult Trainer::run() {
         std::to_string(train_idx_.size()) + " training examples" +
         (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
         std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels());
+    if (dist_.is_root()) log(summary(*model_, Shape{spec_.channels, spec_.height, spec_.width}));
     TrainResult r;
     Eval test;
     Progress& p = *p_;
