@@ -9,6 +9,7 @@
 // and as the last line on stdout a one-line JSON summary.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <sstream>
@@ -35,14 +36,16 @@ void optional_option(CLI::App& app, const std::string& name, std::optional<T>& t
     app.add_option_function<T>(name, [&target](const T& v) { target = v; }, help);
 }
 
-// The optimizers that need per-example statistics (adaptive only with --per-example-sigma).
+// The optimizers that need per-example statistics ("adaptive --per-example-sigma true" for one that needs them
+// when an option says so).
 std::string statistics_optimizers() {
     std::string s;
     for (const std::string& n : optimizer_names()) {
-        OptimizerConfig c;
-        if (n == "adaptive") c.per_example_sigma = true;
-        if (make_optimizer(n, {}, c)->needs_statistics())
-            s += (s.empty() ? "" : ", ") + n + (n == "adaptive" ? " --per-example-sigma true" : "");
+        const OptimizerEntry& e = find_optimizer(n);
+        if (e.statistics == NeedsStatistics::Never) continue;
+        std::string flag = e.statistics_option;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        s += (s.empty() ? "" : ", ") + n + (e.statistics == NeedsStatistics::WhenOption ? " --" + flag + " true" : "");
     }
     return s;
 }
