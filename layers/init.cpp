@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "layers/conv2d.h"
+#include "layers/fused.h"
 #include "layers/linear.h"
 #include "layers/sequential.h"
 
@@ -93,6 +94,10 @@ void init_tensor(Tensor& t, const Init& how, int fan_in, std::mt19937& rng) {
 void initialize(Module& model, Role role, const Init& how, std::mt19937& rng) {
     if (auto* seq = dynamic_cast<Sequential*>(&model)) {
         for (size_t i = 0; i < seq->size(); ++i) initialize((*seq)[i], role, how, rng);
+        return;
+    }
+    if (auto* fused = dynamic_cast<ConvReluMaxPool*>(&model)) {
+        initialize(fused->conv(), role, how, rng);
         return;
     }
     if (!initialize_layer<Linear>(model, role, how, rng)) initialize_layer<Conv2d>(model, role, how, rng);

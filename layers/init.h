@@ -59,8 +59,9 @@ enum class Role { Weight, Bias };
 void init_tensor(Tensor& t, const Init& how, int fan_in, std::mt19937& rng);
 
 // Draws the weight or bias of every Linear and Conv2d in `model` (the model itself,
-// or its layers if it is a Sequential), in order, from rng. Throws for a Linear that
-// has not yet learnt its input size (run one example through the model first).
+// or its layers if it is a Sequential, fused ones included), in order, from rng.
+// Throws for a Linear that has not yet learnt its input size (run one example
+// through the model first).
 void initialize(Module& model, Role role, const Init& how, std::mt19937& rng);
 
 // The PyTorch default's draw, used by the layers' constructors.

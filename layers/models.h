@@ -12,6 +12,8 @@
 //   cnn-bn       cnn wider (32 and 64 channels, 3x3 kernels, 256 units) with batch norm after
 //                every layer but the last and dropout 0.25 before it; the layers before a
 //                batch norm have no bias (it would be redundant)
+//   cnn-gn       cnn-bn with group norm (8 groups per layer) in place of batch norm: each
+//                example is normalised on its own, so per-example statistics stay defined
 //   fmnist_2c2d  DeepOBS's test problem: two 5x5 'same' convs (32, 64) each with ReLU and
 //                2x2 max pool, linear 1024, ReLU, linear; weights truncnormal 0.05, biases 0.05
 //   fmnist_mlp   DeepOBS's test problem: 784-1000-500-100-classes with ReLUs; weights

@@ -104,8 +104,8 @@ std::string format_number(double v) {
     return s.str();
 }
 
-const char* const kLayerWords[] = {"conv",    "linear", "maxpool", "avgpool", "relu",     "leakyrelu",
-                                   "tanh",    "sigmoid", "flatten", "dropout", "batchnorm"};
+const char* const kLayerWords[] = {"conv",    "linear",  "maxpool", "avgpool",   "relu",      "leakyrelu", "tanh",
+                                   "sigmoid", "flatten", "dropout", "batchnorm", "groupnorm", "layernorm"};
 
 // The options each kind of layer takes after its arguments.
 std::vector<std::string> options_of(const std::string& kind) {
@@ -227,6 +227,8 @@ private:
             if (peek().type == Token::Number) l.size = expect_int("the number of outputs of linear", 1, kMaxSize);
         } else if (k == "maxpool" || k == "avgpool") {
             l.size = expect_int("the window size of " + k, 1, kMaxKernel);
+        } else if (k == "groupnorm") {
+            l.size = expect_int("the number of groups of groupnorm", 1, kMaxSize);
         } else if (k == "dropout") {
             const Token& t = peek();
             l.value = expect_number("the dropout probability (a number from 0 to below 1)");
@@ -399,6 +401,13 @@ private:
         else if (k == "batchnorm") {
             if (d_.image) model_->add<BatchNorm2d>(d_.c);
             else model_->add<BatchNorm1d>(d_.c);
+        } else if (k == "groupnorm") {
+            if (d_.c % l.size != 0)
+                fail("its input (" + d_.str() + ") has " + std::to_string(d_.c) + " channels, which do not split into " +
+                     std::to_string(l.size) + " groups");
+            model_->add<GroupNorm>(l.size, d_.c);
+        } else if (k == "layernorm") {
+            model_->add<LayerNorm>(d_.image ? Shape{d_.c, d_.h, d_.w} : Shape{d_.c});
         } else {
             fail("unknown layer kind");  // the parser admits only known words
         }
@@ -467,7 +476,8 @@ std::string spec_string(const Spec& spec) {
         std::string s = l.kind;
         const std::string& k = l.kind;
         if (k == "conv") s += " " + std::to_string(l.size) + " " + std::to_string(l.kernel);
-        if ((k == "linear" && l.size) || k == "maxpool" || k == "avgpool") s += " " + std::to_string(l.size);
+        if ((k == "linear" && l.size) || k == "maxpool" || k == "avgpool" || k == "groupnorm")
+            s += " " + std::to_string(l.size);
         if (k == "dropout" || k == "leakyrelu") s += " " + format_number(l.value);
         if (l.stride) s += " stride " + std::to_string(l.stride);
         if (l.pad_same) s += " pad same";

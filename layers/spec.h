@@ -12,7 +12,7 @@
 //              | "linear" [UNITS] { "nobias" | role-init }
 //              | "maxpool" K [ "stride" N ] | "avgpool" K [ "stride" N ]
 //              | "relu" | "leakyrelu" [SLOPE] | "tanh" | "sigmoid"
-//              | "flatten" | "dropout" P | "batchnorm"
+//              | "flatten" | "dropout" P | "batchnorm" | "groupnorm" G | "layernorm"
 //   role-init := ( "weight" | "bias" ) init
 //   init      := "default" | "zeros" | "const" V | "normal" STD | "truncnormal" STD | "uniform" A
 //
@@ -21,7 +21,10 @@
 //   model must end with exactly one value per class.
 // - conv's stride defaults to 1 and padding to 0; "pad same" keeps the size (odd
 //   kernel, stride 1). A pool's stride defaults to its kernel.
-// - "batchnorm" normalises channels of an image, or features of a flat vector.
+// - "batchnorm" normalises channels of an image, or features of a flat vector, over
+//   the batch; "groupnorm G" normalises each example over G groups of its channels
+//   (or features), "layernorm" each example over all its values. Only batchnorm mixes
+//   the examples of a batch (in training), so only it rules out per-example statistics.
 // - Initialisers (layers/init.h): an "init" item sets them for the conv and linear
 //   layers after it; a layer's own "weight ..." or "bias ..." overrides that. Without
 //   either, PyTorch's default. Norm layers start at gamma 1, beta 0.
@@ -45,7 +48,8 @@ struct SpecLayer {
     std::string kind;      // "conv", "linear", "maxpool", "relu", ...
     std::string text;      // the item as written, for messages ("conv 32 5 pad 2")
     std::string where;     // its position, for messages ("column 12" or "line 3, column 5")
-    int size = 0;          // conv: output channels; linear: outputs (0: the class count); pools: kernel
+    int size = 0;          // conv: output channels; linear: outputs (0: the class count); pools: kernel;
+                           // groupnorm: groups
     int kernel = 0;        // conv
     int stride = 0;        // conv, pools (0: the default)
     int pad = 0;           // conv

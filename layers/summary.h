@@ -1,7 +1,7 @@
 // A model's summary: each layer with its output shape for one example, its
-// parameters, its forward FLOPs per example, and the ops it records (a fused op
-// shows as one), then what one forward of the whole model records. build/train
-// prints it at start; any program can:
+// parameters, its forward FLOPs per example, and the ops it records (a fused layer,
+// layers/fused.h, records one op where the fast floor fuses, two where it does not).
+// build/train prints it at start; any program can:
 //
 //   std::printf("%s\n", summary(model, Shape{1, 28, 28}).c_str());
 //
@@ -30,7 +30,7 @@ struct LayerSummary {
 // the shape of one input without the batch dimension.
 std::vector<LayerSummary> summarize(Module& model, const Shape& example);
 
-// The table, one line per layer, with totals and the ops of one whole forward.
+// The table, one line per layer, and the totals.
 std::string summary(Module& model, const Shape& example);
 
 }  // namespace dl

@@ -121,6 +121,7 @@ const char* const kSpecs[] = {
     "init weight normal 0.02, conv 4 1, relu, init bias zeros, conv 4 3 pad same bias default, flatten, linear",
     "conv 8 3, tanh, conv 8 3 pad 1, sigmoid, maxpool 2 stride 1, flatten, dropout 0.1, linear 12, relu, linear",
     "# a comment\nFLATTEN,  # line breaks are spaces\n  Linear 24, ReLU,\n  linear",
+    "conv 8 3 pad same nobias, groupnorm 4, relu, maxpool 2, layernorm, flatten, linear 16, groupnorm 2, relu, linear",
 };
 
 }  // namespace
@@ -182,9 +183,12 @@ TEST_CASE("spec: the named models are the hand-written builders they replaced, b
             CHECK(same_parameters(*mlp, *old1));
             CHECK(same_parameters(*cnn, *old2));
             CHECK(same_parameters(*cnn_bn, *old3));
-            CHECK(mlp->describe() == old1->describe());
-            CHECK(cnn->describe() == old2->describe());
-            CHECK(cnn_bn->describe() == old3->describe());
+            // make_model fuses (layers/fused.h); the spec alone builds the plain list.
+            for (const auto& [name, old] : {std::pair<const char*, Sequential*>{"mlp", old1.get()},
+                                            {"cnn", old2.get()}, {"cnn-bn", old3.get()}}) {
+                std::mt19937 r(seed);
+                CHECK(build_model(parse_spec(model_layers(name)), c, h, w, classes, r)->describe() == old->describe());
+            }
             // Dropout's seed is drawn in the same place: the same masks in training.
             const Tensor x = random_tensor(Shape{4, c, h, w}, 5);
             Tape ta, tb;
@@ -240,7 +244,7 @@ TEST_CASE("spec: DeepOBS's fmnist_2c2d and fmnist_mlp") {
 TEST_CASE("spec: bad specs and specs that do not fit the data get one line naming where and what") {
     const std::pair<const char*, const char*> cases[] = {
         {"", "model spec, column 1: found the end of the spec, expected a layer (conv, linear, maxpool, avgpool, relu, "
-             "leakyrelu, tanh, sigmoid, flatten, dropout, batchnorm) or 'init'"},
+             "leakyrelu, tanh, sigmoid, flatten, dropout, batchnorm, groupnorm, layernorm) or 'init'"},
         {"conv 32, relu", "model spec, column 8: found ',', expected the kernel size of conv (an integer from 1 to 4096)"},
         {"conv 32 5 pad x", "model spec, column 15: found 'x', expected the padding of conv ('same' or an integer from "
                             "0 to 4096)"},
@@ -250,7 +254,7 @@ TEST_CASE("spec: bad specs and specs that do not fit the data get one line namin
         {"flatten, linear 10 5", "model spec, column 20: found '5', expected ',' or the end of the spec (or an option "
                                  "of linear: nobias, weight, bias)"},
         {"flatten,, linear", "model spec, column 9: found ',', expected a layer (conv, linear, maxpool, avgpool, relu, "
-                             "leakyrelu, tanh, sigmoid, flatten, dropout, batchnorm) or 'init'"},
+                             "leakyrelu, tanh, sigmoid, flatten, dropout, batchnorm, groupnorm, layernorm) or 'init'"},
         {"flatten, linear, relu", "model spec, column 16: found ',', expected the number of outputs of linear (only the "
                                   "last layer may leave it out: it then has one output per class)"},
         {"flatten, linear 3.5, linear", "model spec, column 17: found '3.5', expected the number of outputs of linear "
@@ -270,8 +274,8 @@ TEST_CASE("spec: bad specs and specs that do not fit the data get one line namin
         {"flatten, linear $", "model spec, column 17: found '$', expected ',' or the end of the spec (or an option of "
                               "linear: nobias, weight, bias)"},
         {"conv 8 3,\nrelu,\n  maxpol 2", "model spec, line 3, column 3: found 'maxpol', expected a layer (conv, linear, "
-                                         "maxpool, avgpool, relu, leakyrelu, tanh, sigmoid, flatten, dropout, batchnorm) "
-                                         "or 'init'"},
+                                         "maxpool, avgpool, relu, leakyrelu, tanh, sigmoid, flatten, dropout, batchnorm, "
+                                         "groupnorm, layernorm) or 'init'"},
     };
     for (const auto& [spec, message] : cases) {
         INFO(std::string(spec));
@@ -302,7 +306,7 @@ TEST_CASE("spec: bad specs and specs that do not fit the data get one line namin
         CHECK_THROWS_WITH_AS(make_model(spec, 1, 28, 28, 10, 1), message, std::invalid_argument);
     }
     CHECK_THROWS_WITH_AS(make_model("resnet", 1, 28, 28, 10, 1),
-                         "unknown model 'resnet' (named models: mlp, cnn, cnn-bn, fmnist_2c2d, fmnist_mlp; or a spec "
+                         "unknown model 'resnet' (named models: mlp, cnn, cnn-bn, cnn-gn, fmnist_2c2d, fmnist_mlp; or a spec "
                          "such as 'flatten, linear 128, relu, linear', or @FILE)",
                          std::invalid_argument);
     CHECK_THROWS_WITH_AS(make_model("@/nonexistent/net.spec", 1, 28, 28, 10, 1),
@@ -512,8 +516,8 @@ TEST_CASE("spec: statistics with a layer that mixes examples are refused with th
     CHECK(early.find("layer 1 ('batchnorm')") != std::string::npos);
     check_statistics_allowed(parse_spec(model_layers("cnn")));
     CHECK(spec_statistics_note() == "Layers that allow them: conv, linear, maxpool, avgpool, relu, leakyrelu, tanh, "
-                                    "sigmoid, flatten, dropout; not batchnorm in training (it mixes the examples of a "
-                                    "batch).");
+                                    "sigmoid, flatten, dropout, groupnorm, layernorm; not batchnorm in training (it "
+                                    "mixes the examples of a batch).");
 }
 
 TEST_CASE("train: bad specs give one line and a non-zero exit before writing anything") {
@@ -589,23 +593,29 @@ TEST_CASE("train: a spec from a file trains, resumes without the file, and predi
 }
 
 TEST_CASE("summary: each layer's output shape, parameters, FLOPs and ops; nothing moves") {
-    auto cnn = make_model("cnn", 1, 28, 28, 10, 1);
-    const std::vector<LayerSummary> rows = summarize(*cnn, Shape{1, 28, 28});
+    std::mt19937 rng(1);
+    auto plain = build_model(parse_spec(model_layers("cnn")), 1, 28, 28, 10, rng);
+    const std::vector<LayerSummary> rows = summarize(*plain, Shape{1, 28, 28});
     REQUIRE(rows.size() == 10);
     CHECK(rows[0].layer == "Conv2d(1, 16, kernel 5, stride 1, padding 2)");
     CHECK(rows[0].output == Shape{16, 28, 28});
     CHECK(rows[0].parameters == 16 * 25 + 16);
     CHECK(rows[0].flops == 16.0 * 28 * 28 * (2 * 25 + 1));
     CHECK(rows[0].ops == "conv2d");
+    CHECK(rows[1].flops == 16.0 * 28 * 28);
     CHECK(rows[2].output == Shape{16, 14, 14});
     CHECK(rows[2].ops == "max_pool2d");
     CHECK(rows[6].output == Shape{1568});
     CHECK(rows[7].flops == 128.0 * (2 * 1568 + 1));
     CHECK(rows[9].output == Shape{10});
     size_t params = 0;
-    for (const LayerSummary& r : rows) params += r.parameters;
-    CHECK(params == count_parameters(*cnn));
-    const std::string text = summary(*cnn, Shape{1, 28, 28});
+    double flops = 0;
+    for (const LayerSummary& r : rows) {
+        params += r.parameters;
+        flops += r.flops;
+    }
+    CHECK(params == count_parameters(*plain));
+    const std::string text = summary(*plain, Shape{1, 28, 28});
     const size_t row7 = text.find("(7) Linear(1568, 128)");
     REQUIRE(row7 != std::string::npos);
     const std::string line7 = text.substr(row7, text.find('\n', row7) - row7);
@@ -614,17 +624,35 @@ TEST_CASE("summary: each layer's output shape, parameters, FLOPs and ops; nothin
     CHECK(line7.find(" 402k ") != std::string::npos);
     CHECK(line7.substr(line7.size() - 6) == "linear");
     CHECK(text.find("215,370") != std::string::npos);
-    // The last line is what the model's own forward records (fused ops as one).
+
+    // make_model fuses: conv, relu, maxpool are one layer that records one op where the
+    // fast floor fuses (two where it does not), with the same shapes and FLOPs.
+    auto fused = make_model("cnn", 1, 28, 28, 10, 1);
+    const std::vector<LayerSummary> frows = summarize(*fused, Shape{1, 28, 28});
+    REQUIRE(frows.size() == 6);
+    CHECK(frows[0].layer.rfind("ConvReluMaxPool(Conv2d(1, 16, kernel 5", 0) == 0);
+    CHECK((frows[0].ops == "conv2d_relu_max_pool2d" || frows[0].ops == "conv2d, relu_max_pool2d"));
+    CHECK(frows[0].output == Shape{16, 14, 14});
+    CHECK(frows[0].flops == rows[0].flops + rows[1].flops + rows[2].flops);
+    double fused_flops = 0;
+    for (const LayerSummary& r : frows) fused_flops += r.flops;
+    CHECK(fused_flops == flops);
+    // The ops of the rows are what the model's own forward records.
     Tape t;
     NoGrad ng(t);
-    cnn->forward(t, t.input(Tensor(Shape{1, 1, 28, 28})));
-    std::string ops;
+    fused->eval();
+    fused->forward(t, t.input(Tensor(Shape{1, 1, 28, 28})));
+    std::string ops, row_ops;
     for (int i = 1; i < t.size(); ++i) ops += (ops.empty() ? "" : ", ") + std::string(t.node(i).op);
-    CHECK(text.substr(text.rfind('\n') + 1) == "one forward runs: " + ops);
+    for (const LayerSummary& r : frows) row_ops += (row_ops.empty() ? "" : ", ") + r.ops;
+    CHECK(row_ops == ops);
+    auto bn_fused = make_model("cnn-bn", 1, 28, 28, 10, 1);
+    CHECK(summarize(*bn_fused, Shape{1, 28, 28})[2].layer == "ReluMaxPool(ReLU, MaxPool2d(kernel 2, stride 2))");
 
     // Batch norm's running statistics, dropout's generator and the modes stay as they were.
-    auto bn = make_model("cnn-bn", 1, 12, 12, 3, 2);
-    Sequential& seq = dynamic_cast<Sequential&>(*bn);
+    std::mt19937 r2(2);
+    auto bn = build_model(parse_spec(model_layers("cnn-bn")), 1, 12, 12, 3, r2);
+    Sequential& seq = *bn;
     seq[1].eval();  // one layer in eval, the rest in training
     std::vector<std::vector<float>> buffers;
     for (Buffer* b : bn->buffers()) buffers.push_back(b->value.vec());
@@ -638,7 +666,6 @@ TEST_CASE("summary: each layer's output shape, parameters, FLOPs and ops; nothin
     CHECK(summarize(*bn, Shape{1, 12, 12})[12].ops == "-");  // dropout in eval: the identity
 
     // A lazy Linear learns its input size; a shape that does not fit names the layer.
-    std::mt19937 rng(1);
     Sequential m;
     m.add<Flatten>();
     auto& fc = m.add<Linear>(5, rng);
@@ -651,6 +678,51 @@ TEST_CASE("summary: each layer's output shape, parameters, FLOPs and ops; nothin
     CHECK_THROWS_WITH_AS(summary(m, Shape{}),
                          "summary: the example shape () must be one example without the batch dimension, e.g. (1, 28, 28)",
                          std::invalid_argument);
+}
+
+TEST_CASE("spec: group norm and layer norm, and cnn-gn, which allows per-example statistics") {
+    const Spec s = parse_spec("conv 8 3, groupnorm 4, layernorm, flatten, layernorm, linear 6, groupnorm 3, linear");
+    CHECK(s.layers[1].size == 4);
+    std::mt19937 rng(1);
+    auto m = build_model(s, 2, 6, 6, 3, rng);
+    CHECK((*m)[1].describe() == "GroupNorm(4 groups, 8 channels)");
+    CHECK((*m)[2].describe() == "LayerNorm((8, 4, 4))");
+    CHECK((*m)[4].describe() == "LayerNorm((128))");
+    CHECK((*m)[6].describe() == "GroupNorm(3 groups, 6 channels)");
+    CHECK_THROWS_WITH_AS(make_model("conv 32 3, groupnorm 5, flatten, linear", 1, 28, 28, 10, 1),
+                         "model spec, column 12 (layer 1, 'groupnorm 5'): its input (an image of 32x26x26) has 32 "
+                         "channels, which do not split into 5 groups",
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(parse_spec("conv 8 3, groupnorm, flatten, linear"),
+                         "model spec, column 20: found ',', expected the number of groups of groupnorm (an integer from "
+                         "1 to 1048576)",
+                         std::invalid_argument);
+    check_statistics_allowed(parse_spec(model_layers("cnn-gn")));
+    // One statistics backward through cnn-gn, as the tape computes it in training mode.
+    auto gn = make_model("cnn-gn", 1, 12, 12, 3, 1);
+    Tape t;
+    t.set_statistics(true);
+    const std::vector<int> labels{0, 1, 2, 1};
+    t.backward(softmax_cross_entropy(t, gn->forward(t, t.input(random_tensor(Shape{4, 1, 12, 12}, 3))), labels));
+    for (Parameter* p : gn->parameters()) {
+        INFO(p->name);
+        CHECK(p->stats_batch == 4);
+        CHECK(p->grad_sq.size() == p->size());
+    }
+}
+
+TEST_CASE("train: cnn-gn trains with rmsprop-per-example and adaptive --per-example-sigma") {
+    TempDir tmp;
+    for (const std::string opt : {"rmsprop-per-example --lr 0.001", "adaptive --per-example-sigma true"}) {
+        INFO(opt);
+        dl::testing::ProgramResult r = run_program(
+            "build/train --model cnn-gn --limit 256 --epochs 1 --optimizer " + opt + " --out " + tmp.str() + "/r",
+            tmp.str());
+        CHECK(r.status == 0);
+        CHECK(r.err.find("with per-example statistics") != std::string::npos);
+        CHECK(r.err.find("GroupNorm(8 groups, 32 channels)") != std::string::npos);  // the summary
+        CHECK(r.last_line().find("\"test_accuracy\": ") != std::string::npos);
+    }
 }
 
 TEST_CASE("README: the C++ example of a model with its own initialisation") {
