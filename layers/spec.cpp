@@ -20,7 +20,6 @@ struct Token {
     std::string text;
     double number = 0;
     int line = 1, column = 1;
-    size_t begin = 0, end = 0;  // byte range in the text
 };
 
 bool is_word(const std::string& s) {
@@ -66,7 +65,6 @@ std::vector<Token> tokenize(const std::string& text) {
         Token t;
         t.line = line;
         t.column = column;
-        t.begin = i;
         if (c == ',') {
             t.type = Token::Comma;
             t.text = ",";
@@ -87,13 +85,11 @@ std::vector<Token> tokenize(const std::string& text) {
                 t.type = Token::Other;
             }
         }
-        t.end = i;
         tokens.push_back(t);
     }
     Token end;
     end.line = line;
     end.column = column;
-    end.begin = end.end = text.size();
     tokens.push_back(end);
     return tokens;
 }
@@ -126,7 +122,7 @@ std::string join(const std::vector<std::string>& words, const std::string& sep) 
 class Parser {
 public:
     Parser(const std::string& text, const std::string& origin)
-        : text_(text), origin_(origin), tokens_(tokenize(text)),
+        : origin_(origin), tokens_(tokenize(text)),
           multiline_(text.find('\n') != std::string::npos) {}
 
     Spec parse() {
@@ -190,11 +186,19 @@ private:
         return static_cast<float>(t.number);
     }
 
+    // Tokens [first, pos_) joined by single spaces: the item as written, on one line.
+    std::string item_text(size_t first) const {
+        std::string s;
+        for (size_t i = first; i < pos_; ++i) s += (s.empty() ? "" : " ") + tokens_[i].text;
+        return s;
+    }
+
     void parse_item(Spec& spec) {
+        const size_t first_index = pos_;
         const Token& first = peek();
         last_was_init_ = false;
         if (accept("init")) {
-            parse_init_item(first);
+            parse_init_item(first, first_index);
             last_was_init_ = true;
             return;
         }
@@ -213,7 +217,7 @@ private:
             fail(tokens_[bare_linear_], "the number of outputs of linear (only the last layer may leave it out: it "
                                         "then has one output per class)");
         if (l.kind == "conv" || l.kind == "linear") init_pending_ = false;
-        l.text = text_.substr(first.begin, tokens_[pos_ - 1].end - first.begin);
+        l.text = item_text(first_index);
         spec.layers.push_back(l);
     }
 
@@ -265,7 +269,7 @@ private:
     }
 
     // "init" role-init { role-init }: the default for the conv and linear layers after it.
-    void parse_init_item(const Token& first) {
+    void parse_init_item(const Token& first, size_t first_index) {
         bool any = false;
         while (peek().type == Token::Word && (peek().text == "weight" || peek().text == "bias")) {
             const std::string role = next().text;
@@ -274,8 +278,7 @@ private:
         }
         if (!any) fail(peek(), "'weight' or 'bias' after init");
         init_pending_ = true;
-        init_where_ = origin_ + ", " + position(first) + ": '" +
-                      text_.substr(first.begin, tokens_[pos_ - 1].end - first.begin) + "'";
+        init_where_ = origin_ + ", " + position(first) + ": '" + item_text(first_index) + "'";
     }
 
     Init parse_init(const std::string& role) {
@@ -312,7 +315,6 @@ private:
     static constexpr int kMaxSize = 1 << 20;   // channels, units
     static constexpr int kMaxKernel = 1 << 12;  // kernels, strides, padding
 
-    const std::string& text_;
     std::string origin_;
     std::vector<Token> tokens_;
     size_t pos_ = 0;

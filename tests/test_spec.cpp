@@ -162,6 +162,7 @@ TEST_CASE("spec: every layer and option parses, and prints back to the same mode
     const Spec f = parse_spec("# fmnist\nconv 8 3 PAD Same,   # first\n\trelu");
     CHECK(f.layers[0].pad_same);
     CHECK(f.layers[1].where == "line 3, column 2");
+    CHECK(parse_spec("conv 8  # eight\n 3, flatten, linear").layers[0].text == "conv 8 3");  // messages stay one line
     for (const char* text : kSpecs) {
         const Spec a = parse_spec(text), b = parse_spec(spec_string(a));
         CHECK(spec_string(b) == spec_string(a));
