@@ -6,6 +6,7 @@
 #include <stb/stb_image_write.h>
 
 #include <cstdio>
+#include <new>
 
 #include "data/data.h"
 
@@ -41,12 +42,17 @@ int main(int argc, char** argv) {
                                             std::to_string(d.count - 1) + ")");
             const std::string tmp = out + ".tmp.png";
             if (!stbi_write_png(tmp.c_str(), d.width, d.height, d.channels, d.image(index), d.width * d.channels) ||
-                std::rename(tmp.c_str(), out.c_str()) != 0)
-                throw std::runtime_error("cannot write " + out);
+                std::rename(tmp.c_str(), out.c_str()) != 0) {
+                std::remove(tmp.c_str());
+                throw std::runtime_error("cannot write " + out + "; does its directory exist and is it writable?");
+            }
             std::printf("%s: %s image %d, label %d (%s)\n", out.c_str(), test ? "test" : "training", index,
-                        d.labels[index], d.class_names[d.labels[index]].c_str());
+                        d.labels[index], d.class_names.at(d.labels[index]).c_str());
         }
         return 0;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "show_data: out of memory (draw fewer images or use a smaller --scale)\n");
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "show_data: %s\n", e.what());
         return 1;

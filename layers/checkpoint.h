@@ -1,16 +1,29 @@
 // Checkpoints: every parameter and buffer of a model, with what is needed to
-// rebuild it, in one binary file (little-endian, as written by this machine):
+// rebuild it, in one binary file of named records (little-endian, as written
+// by this machine):
 //
 //   "DLCK" magic, u32 format version,
-//   model spec: name (u32 length + bytes), i32 channels, height, width, classes,
-//   u32 tensor count, then each tensor: name, u32 rank, i32 dims[rank], f32 data,
-//   u32 extra count, then each extra blob: name, u64 length + bytes,
-//   "END." marker (so that a truncated file is always detected).
+//   u32 record count, then each record:
+//       name (u32 length + bytes), u64 payload length, payload, u32 CRC-32 of
+//       the record's bytes before it (name length, name, payload length, payload),
+//   "END." marker, u32 CRC-32 of every byte before the marker.
 //
-// `extra` holds opaque named blobs for the trainer (optimizer state, epoch, RNG).
-// Saving writes PATH.tmp and renames it over PATH, so an interrupted save never
-// leaves a corrupt checkpoint. Errors are std::runtime_error naming the file and
-// what did not match.
+// Records, in this order:
+//   "model"          the ModelSpec: name (u32 length + bytes), i32 channels, height, width, classes
+//   "tensor/NAME"    one per parameter, then per buffer, in model order:
+//                    u32 rank, i32 dims[rank], f32 values
+//   any other name   an opaque blob for the trainer (optimizer state, progress,
+//                    class names, normalisation), returned in Checkpoint::extra
+//
+// A reader checks the structure, every record's checksum (a flipped byte
+// anywhere is found, and the damaged record named), and that every tensor
+// value is finite (NaN or infinity names the tensor and the element). Adding
+// a record kind needs no new version: records are found by name.
+//
+// Saving refuses non-finite values, writes PATH.tmp, flushes it to disk and
+// renames it over PATH, so an interrupted save or a full disk never leaves a
+// corrupt checkpoint and never damages the previous one. Errors are
+// std::runtime_error naming the file and what did not match.
 #pragma once
 #include <map>
 #include <string>
@@ -22,18 +35,20 @@
 
 namespace dl {
 
-constexpr unsigned kCheckpointVersion = 1;
+// Version 1 (before records and checksums) is refused with a message naming it.
+constexpr unsigned kCheckpointVersion = 2;
 
 struct Checkpoint {
     ModelSpec spec;
     std::vector<std::pair<std::string, Tensor>> tensors;  // parameters, then buffers, in model order
-    std::map<std::string, std::string> extra;
+    std::map<std::string, std::string> extra;              // the other records, by name
 };
 
+// `extra` names must not be empty, "model", or begin with "tensor/".
 void save_checkpoint(const std::string& path, const ModelSpec& spec, Module& model,
                      const std::map<std::string, std::string>& extra = {});
 
-// Reads and validates the file's structure (not yet against a model).
+// Reads and validates the file (structure, checksums, finite values), not yet against a model.
 Checkpoint read_checkpoint(const std::string& path);
 
 // Copies the checkpoint's tensors into the model's parameters and buffers; every
@@ -41,7 +56,11 @@ Checkpoint read_checkpoint(const std::string& path);
 void load_state(Module& model, const Checkpoint& ck, const std::string& path);
 
 // read_checkpoint + a check that the file holds model `spec` + load_state.
-// Returns the checkpoint (for its extra blobs).
+// Returns the checkpoint (for its extra records).
 Checkpoint load_checkpoint(const std::string& path, const ModelSpec& spec, Module& model);
+
+// `s` with control characters written as \n, \t, \xNN: for names read from a
+// file, so that a damaged name cannot garble a message or a terminal.
+std::string printable(const std::string& s);
 
 }  // namespace dl

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "layers/checkpoint.h"
 #include "layers/layers.h"
+#include "tests/checkpoint_edit.h"
 #include "tests/gradcheck.h"
 
 using namespace dl;
@@ -94,6 +96,8 @@ TEST_CASE("checkpoint: every corrupt file gives its message") {
 
     CHECK(error_of([&] { read_checkpoint(path + ".missing"); }) ==
           "checkpoint '" + path + ".missing': cannot open the file for reading");
+    CHECK(error_of([&] { read_checkpoint(std::filesystem::temp_directory_path().string()); })
+              .find("(it is a directory)") != std::string::npos);
 
     write_bytes(path, "P5\n28 28\n255\n" + good);
     CHECK(error_of([&] { read_checkpoint(path); }) ==
@@ -103,7 +107,13 @@ TEST_CASE("checkpoint: every corrupt file gives its message") {
     std::string other_version = good;
     other_version[4] = 9;
     write_bytes(path, other_version);
-    CHECK(error_of([&] { read_checkpoint(path); }) == where + "format version 9, but this program reads version 1");
+    CHECK(error_of([&] { read_checkpoint(path); }) ==
+          where + "format version 9, but this program reads version 2 (written by a newer build?)");
+    other_version[4] = 1;
+    write_bytes(path, other_version);
+    CHECK(error_of([&] { read_checkpoint(path); }) ==
+          where + "format version 1, written by an older build before checksums were added; this program reads "
+                  "version 2: train again (or load it with the older build)");
 
     for (size_t len = 0; len < good.size(); ++len) {
         write_bytes(path, good.substr(0, len));
@@ -111,17 +121,101 @@ TEST_CASE("checkpoint: every corrupt file gives its message") {
         INFO("truncated to " << len << " bytes: " << msg);
         CHECK(contains(msg, where + "truncated file: "));
     }
+    // magic 4, version 4, count 4, then the model record: name length 4, "model" 5, payload length 8, payload.
     write_bytes(path, good.substr(0, 30));
     CHECK(error_of([&] { read_checkpoint(path); }) ==
-          where + "truncated file: it ends while reading the model's class count (needs 4 bytes at offset 27, 3 left)");
+          where + "truncated file: it ends while reading record 'model' (needs 23 bytes at offset 29, 1 left)");
 
     write_bytes(path, good + "junk");
     CHECK(error_of([&] { read_checkpoint(path); }) == where + "4 unexpected bytes after the end marker");
 
-    std::string no_marker = good;
-    no_marker[no_marker.size() - 1] = '!';
-    write_bytes(path, no_marker);
-    CHECK(error_of([&] { read_checkpoint(path); }) == where + "the end marker is missing: the file is corrupt");
+    std::string bad_sum = good;
+    bad_sum[bad_sum.size() - 1] ^= 0x10;
+    write_bytes(path, bad_sum);
+    CHECK(error_of([&] { read_checkpoint(path); }) ==
+          where + "damaged file: its checksum does not match (every record checks, so the header or the checksum "
+                  "itself was changed)");
+    std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint: a flipped bit anywhere is found, and a damaged record is named") {
+    std::mt19937 rng(1);
+    Sequential tiny;
+    tiny.add<Linear>(2, 3, rng).add<BatchNorm1d>(3);
+    const std::string path = temp_path("flip.ckpt");
+    save_checkpoint(path, ModelSpec{"mlp", 1, 1, 2, 3}, tiny, {{"class_names", "ab"}, {"normalization", "cd"}});
+    const std::string good = read_bytes(path);
+    for (size_t at = 0; at < good.size(); ++at)
+        for (int bit : {0, 7}) {
+            std::string bad = good;
+            bad[at] = static_cast<char>(bad[at] ^ (1 << bit));
+            write_bytes(path, bad);
+            const std::string msg = error_of([&] { read_checkpoint(path); });
+            INFO("bit " << bit << " of byte " << at << ": " << msg);
+            CHECK(contains(msg, "checkpoint '" + path + "': "));
+        }
+    // A changed value names its record.
+    for (const auto& record : dl::testing::checkpoint_records(good)) {
+        std::string bad = good;
+        if (record.size == 0) continue;
+        bad[record.payload + record.size - 1] ^= 0x01;
+        write_bytes(path, bad);
+        const std::string msg = error_of([&] { read_checkpoint(path); });
+        INFO(msg);
+        CHECK(contains(msg, "record '" + record.name + "' (record "));
+        CHECK(contains(msg, "is damaged: its checksum does not match"));
+    }
+    std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint: NaN or infinity is refused on save and on load, naming the tensor") {
+    std::mt19937 rng(1);
+    Sequential tiny;
+    tiny.add<Linear>(2, 3, rng);
+    const ModelSpec spec{"mlp", 1, 1, 2, 3};
+    const std::string path = temp_path("nan.ckpt");
+    save_checkpoint(path, spec, tiny);
+    const std::string good = read_bytes(path);
+
+    write_bytes(path, dl::testing::set_tensor_value(good, "0.weight", 4, std::nanf("")));
+    CHECK(error_of([&] { read_checkpoint(path); }) ==
+          "checkpoint '" + path + "': tensor '0.weight' (3, 2) holds NaN at element 4; the model is damaged "
+          "(a diverged run, or a corrupted file)");
+    write_bytes(path, dl::testing::set_tensor_value(good, "0.bias", 1, -INFINITY));
+    CHECK(contains(error_of([&] { read_checkpoint(path); }), "tensor '0.bias' (3) holds infinity at element 1"));
+
+    // Saving a damaged model fails and leaves the previous file as it was.
+    write_bytes(path, good);
+    tiny.parameters()[0]->value[2] = std::nanf("");
+    CHECK(error_of([&] { save_checkpoint(path, spec, tiny); }) ==
+          "checkpoint '" + path + "': not saved: tensor '0.weight' (3, 2) holds NaN at element 2; the model is "
+          "damaged (a diverged run, or a corrupted file)");
+    CHECK(read_bytes(path) == good);
+    CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+    std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint: names read from a file print without control characters") {
+    CHECK(printable("0.weight") == "0.weight");
+    CHECK(printable(std::string("a\x04" "b\nc\td\x7f", 8)) == "a\\x04b\\nc\\td\\x7F");
+    std::mt19937 rng(1);
+    Sequential tiny;
+    tiny.add<Linear>(2, 3, rng);
+    const std::string path = temp_path("names.ckpt");
+    save_checkpoint(path, ModelSpec{"mlp", 1, 1, 2, 3}, tiny);
+    const std::string good = read_bytes(path);
+    // A record named with a control character, checksums intact: the message shows it escaped.
+    std::string renamed = good;
+    const auto records = dl::testing::checkpoint_records(good);
+    renamed[records[1].start + 4 + 7] = '\x04';  // "tensor/0.weight" -> "tensor/\x04.weight"
+    renamed = dl::testing::edit_record(renamed, "", [](std::string p) { return p; });
+    write_bytes(path, renamed);
+    Checkpoint ck = read_checkpoint(path);
+    Sequential same;
+    same.add<Linear>(2, 3, rng);
+    CHECK(error_of([&] { load_state(same, ck, path); }) ==
+          "checkpoint '" + path + "': tensor 0 is '\\x04.weight' in the file but '0.weight' in the model");
+    CHECK_THROWS_AS(save_checkpoint(path, ModelSpec{"mlp", 1, 1, 2, 3}, tiny, {{"tensor/x", ""}}), std::invalid_argument);
     std::remove(path.c_str());
 }
 
@@ -161,6 +255,7 @@ TEST_CASE("checkpoint: saving into a missing directory fails and leaves nothing 
     auto model = make_model("mlp", 1, 4, 4, 3, 1);
     const std::string path = temp_path("no_such_dir") + "/model.ckpt";
     CHECK(error_of([&] { save_checkpoint(path, ModelSpec{"mlp", 1, 4, 4, 3}, *model); }) ==
-          "checkpoint '" + path + "': cannot open '" + path + ".tmp' for writing");
+          "checkpoint '" + path + "': cannot open '" + path + ".tmp' for writing: No such file or directory; "
+          "the previous checkpoint, if any, is unchanged");
     CHECK_FALSE(std::filesystem::exists(path));
 }
