@@ -21,8 +21,8 @@
 #include <memory>
 #include <sstream>
 
-#include "apps/common/blas_setup.h"
 #include "apps/common/task.h"
+#include "core/blas_setup.h"
 #include "core/core.h"
 #include "data/data.h"
 #include "layers/checkpoint.h"
@@ -148,7 +148,6 @@ void evaluate_set(std::vector<Member>& ms, const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    choose_blas_kernels(argv);
     CLI::App app{"Classifies images, or a whole IDX test set, with trained checkpoints."};
     std::vector<std::string> inputs, ensemble;
     std::string data;

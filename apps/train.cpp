@@ -18,7 +18,7 @@
 #include <optional>
 #include <set>
 
-#include "apps/common/blas_setup.h"
+#include "core/blas_setup.h"
 #include "apps/common/report.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/task.h"
@@ -272,7 +272,6 @@ void finish_options(TrainOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    choose_blas_kernels(argv);
     Distributed dist(&argc, &argv);
     std::optional<RunDir> run_dir;
     auto fail = [&](const std::string& message, int status) {
