@@ -178,6 +178,8 @@ int main(int argc, char** argv) {
         if (ensemble.empty()) throw std::invalid_argument("--ensemble names no checkpoint, only images");
         const bool eval_set = app.count("--data") > 0;
         if (inputs.empty() && !eval_set) throw std::invalid_argument("nothing to classify: give image files or --data");
+        if (inputs.empty() && app.count("--top"))
+            throw std::invalid_argument("--top has no effect with --data alone (it applies to image files)");
         std::vector<Member> members;
         for (const std::string& path : ensemble) members.push_back(load_member(path));
         check_same_task(members);

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
     }
     try {
         if ((grid > 0) == (index >= 0)) throw std::invalid_argument("give exactly one of --grid N and --index I");
+        if (index >= 0 && app.count("--scale"))
+            throw std::invalid_argument("--scale has no effect with --index (it applies to --grid)");
         const Dataset d = load_mnist_dir(dir.empty() ? default_data_dir() : dir, !test);
         if (grid > 0) {
             GridOptions g;

@@ -219,6 +219,9 @@ TEST_CASE("bad input: predict refuses data and ensembles of another task; images
     ProgramResult stats = run_program(kTimeout + "build/predict " + model + " --data " + tmp.str() + "/bright", tmp.str());
     CHECK(stats.status == 1);
     CHECK(contains(stats.err, "do not look like the data " + model + " was trained on"));
+    ProgramResult top = run_program(kTimeout + "build/predict " + model + " --data " + tmp.str() + "/data --top 5", tmp.str());
+    CHECK(top.status == 1);
+    CHECK(one_line(top, "predict: --top has no effect with --data alone (it applies to image files)"));
     // An ensemble with a model of another data set.
     const std::string other = tmp / "other";
     ProgramResult o = run_program(kTimeout + "build/train --model mlp --epochs 1 --data " + tmp.str() + "/fashion-like --out " +
@@ -270,6 +273,10 @@ TEST_CASE("bad input: options that are not numbers or have no effect are refused
         CHECK(std::count(r.err.begin(), r.err.end(), '\n') <= 2);  // CLI11 adds "Run with --help" to its own errors
         CHECK_FALSE(fs::exists(tmp / "never"));
     }
+    ProgramResult scale = run_program("build/show_data --data " + data + " --index 1 --scale 4 --out " + tmp.str() + "/a.png",
+                                      tmp.str());
+    CHECK(scale.status == 1);
+    CHECK(one_line(scale, "show_data: --scale has no effect with --index (it applies to --grid)"));
 }
 
 TEST_CASE("bad input: show_data refuses a picture too large to draw, in one line") {
