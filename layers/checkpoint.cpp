@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -19,7 +20,7 @@ namespace {
 
 const char kMagic[4] = {'D', 'L', 'C', 'K'};
 const char kEnd[4] = {'E', 'N', 'D', '.'};
-const std::string kModel = "model", kTensor = "tensor/";
+const std::string kModel = "model", kTensor = "tensor/", kClassNames = "class_names", kNormalization = "normalization";
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t(1) << 32;  // 4 GiB, far above any model here
 
 std::uint32_t crc(const char* p, size_t n) {
@@ -66,16 +67,50 @@ std::string tensor_payload(const Tensor& t) {
     return out;
 }
 
+// What is wrong with `data` for a model of `spec` ("" when nothing is).
+std::string data_info_problem(const ModelSpec& spec, const DataInfo& data) {
+    if (data.class_names.size() != static_cast<size_t>(std::max(spec.classes, 0)))
+        return std::to_string(data.class_names.size()) + " class names for a model of " + std::to_string(spec.classes) +
+               " classes";
+    for (size_t c = 0; c < data.class_names.size(); ++c)
+        if (data.class_names[c].empty()) return "class " + std::to_string(c) + " has an empty name";
+    if (data.mean.empty()) return "the normalisation is empty";
+    if (data.mean.size() != data.std.size() || data.mean.size() != static_cast<size_t>(std::max(spec.channels, 0)))
+        return "the normalisation has " + std::to_string(data.mean.size()) + " means and " +
+               std::to_string(data.std.size()) + " standard deviations for a model of " +
+               std::to_string(spec.channels) + " channels";
+    for (size_t c = 0; c < data.mean.size(); ++c)
+        if (!std::isfinite(data.mean[c]) || !std::isfinite(data.std[c]) || data.std[c] <= 0.0f)
+            return "the normalisation holds mean " + std::to_string(data.mean[c]) + " and std " +
+                   std::to_string(data.std[c]) + " for channel " + std::to_string(c) +
+                   " (expected finite values, std > 0)";
+    return "";
+}
+
+std::string normalization_payload(const DataInfo& data) {
+    std::string out;
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(data.mean.size()));
+    for (size_t c = 0; c < data.mean.size(); ++c) {
+        put<float>(out, data.mean[c]);
+        put<float>(out, data.std[c]);
+    }
+    return out;
+}
+
 std::string serialize(const std::string& path, const ModelSpec& spec, Module& model,
-                      const std::map<std::string, std::string>& extra) {
+                      const std::map<std::string, std::string>& extra, const DataInfo& data) {
     const std::string where = "checkpoint '" + path + "': not saved: ";
     std::vector<std::pair<std::string, const Tensor*>> tensors;
     for (Parameter* p : model.parameters()) tensors.emplace_back(p->name, &p->value);
     for (Buffer* b : model.buffers()) tensors.emplace_back(b->name, &b->value);
     for (const auto& [name, t] : tensors) check_finite(where, name, *t);
     for (const auto& kv : extra)
-        if (kv.first.empty() || kv.first == kModel || starts_with(kv.first, kTensor))
+        if (kv.first.empty() || kv.first == kModel || kv.first == kClassNames || kv.first == kNormalization ||
+            starts_with(kv.first, kTensor))
             throw std::invalid_argument(where + "extra record name '" + printable(kv.first) + "' is reserved");
+    if (!data.empty())
+        if (const std::string problem = data_info_problem(spec, data); !problem.empty())
+            throw std::invalid_argument(where + problem);
 
     std::string model_record;
     put_string(model_record, spec.name);
@@ -83,9 +118,13 @@ std::string serialize(const std::string& path, const ModelSpec& spec, Module& mo
 
     std::string out(kMagic, 4);
     put<std::uint32_t>(out, kCheckpointVersion);
-    put<std::uint32_t>(out, static_cast<std::uint32_t>(1 + tensors.size() + extra.size()));
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(1 + tensors.size() + (data.empty() ? 0 : 2) + extra.size()));
     put_record(out, kModel, model_record);
     for (const auto& [name, t] : tensors) put_record(out, kTensor + name, tensor_payload(*t));
+    if (!data.empty()) {
+        put_record(out, kClassNames, encode_strings(data.class_names));
+        put_record(out, kNormalization, normalization_payload(data));
+    }
     for (const auto& [key, blob] : extra) put_record(out, key, blob);
     const std::uint32_t sum = crc(out.data(), out.size());
     out.append(kEnd, 4);
@@ -169,9 +208,10 @@ void read_header(Reader& r) {
         r.fail("not a checkpoint of this framework (the file starts with bytes that are not 'DLCK'); "
                "was it written by another program?");
     const auto version = r.get<std::uint32_t>("the format version");
-    if (version == 1)
-        r.fail("format version 1, written by an older build before checksums were added; this program reads "
-               "version " + std::to_string(kCheckpointVersion) + ": train again (or load it with the older build)");
+    if (version >= 1 && version < kCheckpointVersion)
+        r.fail("format version " + std::to_string(version) + ", written by an older build before checksums were "
+               "added; this program reads version " + std::to_string(kCheckpointVersion) +
+               ": train again (or load it with the older build)");
     if (version != kCheckpointVersion)
         r.fail("format version " + std::to_string(version) + ", but this program reads version " +
                std::to_string(kCheckpointVersion) + (version > kCheckpointVersion ? " (written by a newer build?)" : ""));
@@ -263,6 +303,21 @@ Tensor decode_tensor(const std::string& path, const std::string& name, const Rec
     return t;
 }
 
+std::vector<float> decode_normalization(const std::string& path, const Record& rec, std::vector<float>& stds) {
+    Reader r(path, rec.data, rec.size, true, " in record 'normalization'");
+    const auto channels = r.get<std::uint32_t>("the channel count");
+    if (channels == 0) r.fail("the 'normalization' record is empty");
+    if (static_cast<std::uint64_t>(channels) * 8 != r.left())
+        r.fail("the 'normalization' record has " + std::to_string(r.left()) + " bytes for " + std::to_string(channels) +
+               " channels");
+    std::vector<float> means;
+    for (std::uint32_t c = 0; c < channels; ++c) {
+        means.push_back(r.get<float>("a mean"));
+        stds.push_back(r.get<float>("a standard deviation"));
+    }
+    return means;
+}
+
 std::string spec_str(const ModelSpec& s) {
     return "'" + printable(s.name) + "' for " + std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
            std::to_string(s.width) + " inputs and " + std::to_string(s.classes) + " classes";
@@ -286,9 +341,38 @@ std::string printable(const std::string& s) {
     return out;
 }
 
+std::string encode_strings(const std::vector<std::string>& strings) {
+    std::string out;
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(strings.size()));
+    for (const std::string& s : strings) put_string(out, s);
+    return out;
+}
+
+std::vector<std::string> decode_strings(const std::string& bytes, const std::string& what) {
+    const std::size_t n = bytes.size();
+    std::size_t at = 0;
+    auto u32 = [&] {
+        std::uint32_t v;
+        if (n - at < sizeof v) throw std::runtime_error(what + " is cut short");
+        std::memcpy(&v, bytes.data() + at, sizeof v);
+        at += sizeof v;
+        return v;
+    };
+    const std::uint32_t count = u32();
+    std::vector<std::string> out;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint32_t len = u32();
+        if (len > n - at) throw std::runtime_error(what + " is cut short");
+        out.emplace_back(bytes.data() + at, len);
+        at += len;
+    }
+    if (at != n) throw std::runtime_error(what + " has bytes after its last string");
+    return out;
+}
+
 void save_checkpoint(const std::string& path, const ModelSpec& spec, Module& model,
-                     const std::map<std::string, std::string>& extra) {
-    const std::string bytes = serialize(path, spec, model, extra);
+                     const std::map<std::string, std::string>& extra, const DataInfo& data) {
+    const std::string bytes = serialize(path, spec, model, extra, data);
     const std::string tmp = path + ".tmp";
     if (!write_durably(tmp, bytes)) {
         const int e = errno;
@@ -325,7 +409,7 @@ Checkpoint read_checkpoint(const std::string& path) {
                "itself was changed)");
 
     Checkpoint ck;
-    bool have_model = false;
+    bool have_model = false, have_names = false, have_norm = false;
     std::set<std::string> seen;
     for (const Record& rec : records) {
         if (!seen.insert(rec.name).second) r.fail("two records are named '" + printable(rec.name) + "'");
@@ -335,11 +419,22 @@ Checkpoint read_checkpoint(const std::string& path) {
         } else if (starts_with(rec.name, kTensor)) {
             const std::string name = rec.name.substr(kTensor.size());
             ck.tensors.emplace_back(name, decode_tensor(path, name, rec));
+        } else if (rec.name == kClassNames) {
+            ck.data.class_names = decode_strings(std::string(rec.data, rec.size),
+                                                 "checkpoint '" + path + "': the 'class_names' record");
+            have_names = true;
+        } else if (rec.name == kNormalization) {
+            ck.data.mean = decode_normalization(path, rec, ck.data.std);
+            have_norm = true;
         } else {
             ck.extra[rec.name] = std::string(rec.data, rec.size);
         }
     }
     if (!have_model) r.fail("it has no 'model' record");
+    if (have_names != have_norm) r.fail(std::string("it has a '") + (have_names ? kClassNames : kNormalization) +
+                                        "' record but no '" + (have_names ? kNormalization : kClassNames) + "' record");
+    if (have_names)
+        if (const std::string problem = data_info_problem(ck.spec, ck.data); !problem.empty()) r.fail(problem);
     return ck;
 }
 

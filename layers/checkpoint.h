@@ -12,13 +12,17 @@
 //   "model"          the ModelSpec: name (u32 length + bytes), i32 channels, height, width, classes
 //   "tensor/NAME"    one per parameter, then per buffer, in model order:
 //                    u32 rank, i32 dims[rank], f32 values
+//   "class_names"    (when known) u32 count, then each name: u32 length + bytes
+//   "normalization"  (when known) u32 channels, then per channel f32 mean, f32 std
 //   any other name   an opaque blob for the trainer (optimizer state, progress,
-//                    class names, normalisation), returned in Checkpoint::extra
+//                    options), returned in Checkpoint::extra
 //
 // A reader checks the structure, every record's checksum (a flipped byte
-// anywhere is found, and the damaged record named), and that every tensor
-// value is finite (NaN or infinity names the tensor and the element). Adding
-// a record kind needs no new version: records are found by name.
+// anywhere is found, and the damaged record named), that every tensor value
+// is finite (NaN or infinity names the tensor and the element), and that the
+// class names and normalisation fit the model (one name per class, one finite
+// mean and std > 0 per channel; an empty record is refused). Adding a record
+// kind needs no new version: records are found by name.
 //
 // Saving refuses non-finite values, writes PATH.tmp, flushes it to disk and
 // renames it over PATH, so an interrupted save or a full disk never leaves a
@@ -35,18 +39,28 @@
 
 namespace dl {
 
-// Version 1 (before records and checksums) is refused with a message naming it.
-constexpr unsigned kCheckpointVersion = 2;
+// Versions 1 and 2 (before records and checksums) are refused with a message naming them.
+constexpr unsigned kCheckpointVersion = 3;
+
+// What the model's inputs and outputs mean: the data it was trained on. build/train
+// records both; a program that feeds the model (predict, export) must use them.
+struct DataInfo {
+    std::vector<std::string> class_names;  // (classes)
+    std::vector<float> mean, std;          // (channels): an input is (pixel / 255 - mean[c]) / std[c]
+    bool empty() const { return class_names.empty() && mean.empty() && std.empty(); }
+};
 
 struct Checkpoint {
     ModelSpec spec;
     std::vector<std::pair<std::string, Tensor>> tensors;  // parameters, then buffers, in model order
+    DataInfo data;                                         // empty when the writer recorded none
     std::map<std::string, std::string> extra;              // the other records, by name
 };
 
-// `extra` names must not be empty, "model", or begin with "tensor/".
+// `extra` names must not be empty, "model", "class_names", "normalization", or begin
+// with "tensor/". `data` is recorded unless empty (then it must be entirely empty).
 void save_checkpoint(const std::string& path, const ModelSpec& spec, Module& model,
-                     const std::map<std::string, std::string>& extra = {});
+                     const std::map<std::string, std::string>& extra = {}, const DataInfo& data = {});
 
 // Reads and validates the file (structure, checksums, finite values), not yet against a model.
 Checkpoint read_checkpoint(const std::string& path);
@@ -58,6 +72,11 @@ void load_state(Module& model, const Checkpoint& ck, const std::string& path);
 // read_checkpoint + a check that the file holds model `spec` + load_state.
 // Returns the checkpoint (for its extra records).
 Checkpoint load_checkpoint(const std::string& path, const ModelSpec& spec, Module& model);
+
+// A list of strings as a record's bytes (u32 count, then u32 length + bytes each),
+// and back; decode_strings throws std::runtime_error naming `what` on bad bytes.
+std::string encode_strings(const std::vector<std::string>& strings);
+std::vector<std::string> decode_strings(const std::string& bytes, const std::string& what);
 
 // `s` with control characters written as \n, \t, \xNN: for names read from a
 // file, so that a damaged name cannot garble a message or a terminal.

@@ -187,7 +187,7 @@ TEST_CASE("bad input: a damaged checkpoint is refused by predict and --resume, n
                 }));
     ProgramResult nan = predict(bad);
     CHECK(nan.status == 1);
-    CHECK(contains(nan.err, "the 'normalization' record holds mean nan and std nan for channel 0"));
+    CHECK(one_line(nan, "predict: checkpoint '" + bad + "': the normalisation holds mean nan and std nan for channel 0"));
 
     // --resume of a checkpoint with NaN weights: refused, and the run's files stay as they were.
     const std::string metrics = read_text(run + "/metrics.csv");
@@ -343,8 +343,10 @@ TEST_CASE("bad input: Ctrl-C while an image folder loads stops at once and write
     fs::remove(root + "/big.png");
     const std::string run = tmp / "run";
     const auto t0 = std::chrono::steady_clock::now();
+    // Interrupted once it reads the pictures (one is open in /proc/PID/fd).
     ProgramResult r = run_program("(build/train --model mlp --images " + root + " --out " + run +
-                                      " & pid=$!; sleep 1; kill -INT $pid; wait $pid)",
+                                      " & pid=$!; for i in $(seq 600); do ls -l /proc/$pid/fd 2>/dev/null | grep -q "
+                                      "'\\.png' && break; sleep 0.05; done; kill -INT $pid; wait $pid)",
                                   tmp.str());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     INFO(r.err << " after " << seconds << " s");

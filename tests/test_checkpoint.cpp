@@ -51,6 +51,17 @@ std::string error_of(F f) {
     return "";
 }
 
+// The message of any std::exception that f throws ("" if none).
+template <class F>
+std::string error_of_any(F f) {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "";
+}
+
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
@@ -108,12 +119,14 @@ TEST_CASE("checkpoint: every corrupt file gives its message") {
     other_version[4] = 9;
     write_bytes(path, other_version);
     CHECK(error_of([&] { read_checkpoint(path); }) ==
-          where + "format version 9, but this program reads version 2 (written by a newer build?)");
-    other_version[4] = 1;
-    write_bytes(path, other_version);
-    CHECK(error_of([&] { read_checkpoint(path); }) ==
-          where + "format version 1, written by an older build before checksums were added; this program reads "
-                  "version 2: train again (or load it with the older build)");
+          where + "format version 9, but this program reads version 3 (written by a newer build?)");
+    for (char old : {1, 2}) {
+        other_version[4] = old;
+        write_bytes(path, other_version);
+        CHECK(error_of([&] { read_checkpoint(path); }) ==
+              where + "format version " + std::to_string(old) + ", written by an older build before checksums were "
+                      "added; this program reads version 3: train again (or load it with the older build)");
+    }
 
     for (size_t len = 0; len < good.size(); ++len) {
         write_bytes(path, good.substr(0, len));
@@ -143,7 +156,7 @@ TEST_CASE("checkpoint: a flipped bit anywhere is found, and a damaged record is 
     Sequential tiny;
     tiny.add<Linear>(2, 3, rng).add<BatchNorm1d>(3);
     const std::string path = temp_path("flip.ckpt");
-    save_checkpoint(path, ModelSpec{"mlp", 1, 1, 2, 3}, tiny, {{"class_names", "ab"}, {"normalization", "cd"}});
+    save_checkpoint(path, ModelSpec{"mlp", 1, 1, 2, 3}, tiny, {{"note", "ab"}}, DataInfo{{"x", "y", "z"}, {0.5f}, {0.2f}});
     const std::string good = read_bytes(path);
     for (size_t at = 0; at < good.size(); ++at)
         for (int bit : {0, 7}) {
@@ -215,7 +228,8 @@ TEST_CASE("checkpoint: names read from a file print without control characters")
     same.add<Linear>(2, 3, rng);
     CHECK(error_of([&] { load_state(same, ck, path); }) ==
           "checkpoint '" + path + "': tensor 0 is '\\x04.weight' in the file but '0.weight' in the model");
-    CHECK_THROWS_AS(save_checkpoint(path, ModelSpec{"mlp", 1, 1, 2, 3}, tiny, {{"tensor/x", ""}}), std::invalid_argument);
+    for (const char* reserved : {"tensor/x", "model", "class_names", "normalization", ""})
+        CHECK_THROWS_AS(save_checkpoint(path, ModelSpec{"mlp", 1, 1, 2, 3}, tiny, {{reserved, ""}}), std::invalid_argument);
     std::remove(path.c_str());
 }
 
@@ -258,4 +272,43 @@ TEST_CASE("checkpoint: saving into a missing directory fails and leaves nothing 
           "checkpoint '" + path + "': cannot open '" + path + ".tmp' for writing: No such file or directory; "
           "the previous checkpoint, if any, is unchanged");
     CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("checkpoint: class names and normalisation are kept, and checked against the model on save and load") {
+    std::mt19937 rng(1);
+    Sequential tiny;
+    tiny.add<Linear>(2, 3, rng);
+    const ModelSpec spec{"mlp", 1, 1, 2, 3};
+    const std::string path = temp_path("data.ckpt");
+    const DataInfo data{{"cat", "dog\nfish", "bird"}, {0.25f}, {0.5f}};
+    save_checkpoint(path, spec, tiny, {}, data);
+    const Checkpoint ck = read_checkpoint(path);
+    CHECK(ck.data.class_names == data.class_names);
+    CHECK(ck.data.mean == data.mean);
+    CHECK(ck.data.std == data.std);
+    CHECK(ck.extra.empty());
+    save_checkpoint(path, spec, tiny);
+    CHECK(read_checkpoint(path).data.empty());
+
+    const std::string where = "checkpoint '" + path + "': not saved: ";
+    auto refused = [&](const DataInfo& bad) { return error_of_any([&] { save_checkpoint(path, spec, tiny, {}, bad); }); };
+    CHECK(refused(DataInfo{{"a", "b"}, {0.2f}, {0.3f}}) == where + "2 class names for a model of 3 classes");
+    CHECK(refused(DataInfo{{"a", "", "c"}, {0.2f}, {0.3f}}) == where + "class 1 has an empty name");
+    CHECK(refused(DataInfo{{"a", "b", "c"}, {}, {}}) == where + "the normalisation is empty");
+    CHECK(refused(DataInfo{{"a", "b", "c"}, {0.2f, 0.1f}, {0.3f, 0.3f}}) ==
+          where + "the normalisation has 2 means and 2 standard deviations for a model of 1 channels");
+    CHECK(refused(DataInfo{{"a", "b", "c"}, {0.2f}, {0.0f}}) ==
+          where + "the normalisation holds mean 0.200000 and std 0.000000 for channel 0 (expected finite values, std > 0)");
+
+    // Records edited behind valid checksums are refused on load, naming what is wrong.
+    save_checkpoint(path, spec, tiny, {}, data);
+    const std::string good = read_bytes(path);
+    write_bytes(path, dl::testing::edit_record(good, "normalization", [](std::string) { return std::string(4, '\0'); }));
+    CHECK(error_of([&] { read_checkpoint(path); }) == "checkpoint '" + path + "': the 'normalization' record is empty");
+    write_bytes(path, dl::testing::edit_record(good, "class_names", [](std::string) { return encode_strings({"a"}); }));
+    CHECK(error_of([&] { read_checkpoint(path); }) == "checkpoint '" + path + "': 1 class names for a model of 3 classes");
+    write_bytes(path, dl::testing::edit_record(good, "class_names", [](std::string p) { return p.substr(0, 9); }));
+    CHECK(error_of([&] { read_checkpoint(path); }) ==
+          "checkpoint '" + path + "': the 'class_names' record is cut short");
+    std::remove(path.c_str());
 }

@@ -186,9 +186,8 @@ TEST_CASE("fuzz: mutated checkpoints load or fail cleanly, with and without vali
     model.add<Linear>(4, 3, init).add<BatchNorm1d>(3);
     const ModelSpec spec{"mlp", 1, 2, 2, 3};
     std::map<std::string, std::string> extra;
-    put_task(extra, {"a", "b", "c"}, Normalization{{0.5f}, {0.25f}});
     extra["args"] = encode_strings({"train", "--epochs=2"});
-    save_checkpoint(dir / "good.ckpt", spec, model, extra);
+    save_checkpoint(dir / "good.ckpt", spec, model, extra, DataInfo{{"a", "b", "c"}, {0.5f}, {0.25f}});
     const std::string good = read_bytes(dir / "good.ckpt");
     const auto records = dl::testing::checkpoint_records(good);
     const std::string path = dir / "bad.ckpt";

@@ -107,7 +107,9 @@ TEST_CASE("train: statistics-based optimizers and --stats log the gradient noise
 TEST_CASE("train: Ctrl-C saves a resumable checkpoint and exits cleanly") {
     TempDir tmp;
     const std::string run = tmp.str() + "/run";
-    ProgramResult r = run_program("(" + kSmall + "--epochs 1000 --out " + run + " & pid=$!; sleep 2; kill -INT $pid; wait $pid)",
+    // Interrupted once training runs (metrics.csv is written when it starts; Ctrl-C while loading saves nothing).
+    ProgramResult r = run_program("(" + kSmall + "--epochs 1000 --out " + run + " & pid=$!; for i in $(seq 600); do [ -f " +
+                                      run + "/metrics.csv ] && break; sleep 0.1; done; sleep 0.5; kill -INT $pid; wait $pid)",
                                   tmp.str());
     CHECK(r.status == 130);
     CHECK(r.err.find("interrupted: saved a resumable checkpoint") != std::string::npos);

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <regex>
 #include <stdexcept>
 
 #include "apps/common/report.h"
@@ -69,13 +68,34 @@ RunDir::~RunDir() {
     if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The temporaries this program writes in a run folder: model.ckpt.tmp, best.ckpt.tmp,
+// snapshot-N.ckpt.tmp, metrics.csv.tmp, curves.png.tmp.png, curves.png.gp.
+bool our_temporary(const std::string& name) {
+    if (name == "model.ckpt.tmp" || name == "best.ckpt.tmp" || name == "metrics.csv.tmp" ||
+        name == "curves.png.tmp.png" || name == "curves.png.gp")
+        return true;
+    const std::string prefix = "snapshot-", suffix = ".ckpt.tmp";
+    if (name.rfind(prefix, 0) != 0 || !ends_with(name, suffix) || name.size() <= prefix.size() + suffix.size())
+        return false;
+    for (size_t i = prefix.size(); i < name.size() - suffix.size(); ++i)
+        if (name[i] < '0' || name[i] > '9') return false;
+    return true;
+}
+
+}  // namespace
+
 int RunDir::remove_stale_temporaries() const {
     // Only names this program writes: a user's own *.tmp files in --out are left alone.
-    static const std::regex ours(R"((model|best|snapshot-[0-9]+)\.ckpt\.tmp|metrics\.csv\.tmp|curves\.png\.(tmp\.png|gp))");
     int removed = 0;
     std::error_code ec;
     for (const fs::directory_entry& e : fs::directory_iterator(path_, ec))
-        if (std::regex_match(e.path().filename().string(), ours) && fs::remove(e.path(), ec)) ++removed;
+        if (our_temporary(e.path().filename().string()) && fs::remove(e.path(), ec)) ++removed;
     return removed;
 }
 

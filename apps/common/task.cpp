@@ -9,43 +9,6 @@ namespace dl {
 
 namespace {
 
-template <class T>
-void put(std::string& out, T v) {
-    out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-// A cursor over a record's bytes; every read is bounds-checked.
-class Cursor {
-public:
-    Cursor(const std::string& bytes, std::string where) : bytes_(bytes), where_(std::move(where)) {}
-    template <class T>
-    T get() {
-        T v;
-        std::memcpy(&v, take(sizeof v), sizeof v);
-        return v;
-    }
-    const char* take(std::uint64_t n) {
-        if (n > bytes_.size() - pos_) throw std::runtime_error(where_ + " is cut short");
-        const char* p = bytes_.data() + pos_;
-        pos_ += n;
-        return p;
-    }
-    bool done() const { return pos_ == bytes_.size(); }
-
-private:
-    const std::string& bytes_;
-    std::string where_;
-    size_t pos_ = 0;
-};
-
-const std::string& record(const Checkpoint& ck, const std::string& key, const std::string& path) {
-    auto it = ck.extra.find(key);
-    if (it == ck.extra.end())
-        throw std::runtime_error("checkpoint '" + path + "': no '" + key +
-                                 "' record; was this checkpoint written by build/train?");
-    return it->second;
-}
-
 std::string shape_str(int c, int h, int w) {
     return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
 }
@@ -72,72 +35,15 @@ void check_same_names(const std::vector<std::string>& a, const std::string& a_na
 
 }  // namespace
 
-std::string encode_strings(const std::vector<std::string>& strings) {
-    std::string out;
-    put<std::uint32_t>(out, static_cast<std::uint32_t>(strings.size()));
-    for (const std::string& s : strings) {
-        put<std::uint32_t>(out, static_cast<std::uint32_t>(s.size()));
-        out += s;
-    }
-    return out;
-}
-
-std::vector<std::string> decode_strings(const std::string& bytes, const std::string& what) {
-    Cursor in(bytes, what);
-    const auto n = in.get<std::uint32_t>();
-    std::vector<std::string> out;
-    for (std::uint32_t i = 0; i < n; ++i) {
-        const auto len = in.get<std::uint32_t>();
-        out.emplace_back(in.take(len), len);
-    }
-    if (!in.done()) throw std::runtime_error(what + " has bytes after its last string");
-    return out;
-}
-
-void put_task(std::map<std::string, std::string>& extra, const std::vector<std::string>& class_names,
-              const Normalization& norm) {
-    extra["class_names"] = encode_strings(class_names);
-    std::string n;
-    put<std::uint32_t>(n, static_cast<std::uint32_t>(norm.mean.size()));
-    for (size_t c = 0; c < norm.mean.size(); ++c) {
-        put<float>(n, norm.mean[c]);
-        put<float>(n, norm.std.at(c));
-    }
-    extra["normalization"] = n;
+DataInfo data_info(const std::vector<std::string>& class_names, const Normalization& norm) {
+    return DataInfo{class_names, norm.mean, norm.std};
 }
 
 Task read_task(const Checkpoint& ck, const std::string& path) {
-    Task t;
-    t.spec = ck.spec;
-    const std::string where = "checkpoint '" + path + "': ";
-    {
-        t.class_names = decode_strings(record(ck, "class_names", path), where + "the 'class_names' record");
-        if (static_cast<std::int64_t>(t.class_names.size()) != ck.spec.classes)
-            throw std::runtime_error(where + std::to_string(t.class_names.size()) + " class names for a model of " +
-                                     std::to_string(ck.spec.classes) + " classes");
-        for (size_t c = 0; c < t.class_names.size(); ++c)
-            if (t.class_names[c].empty()) throw std::runtime_error(where + "class " + std::to_string(c) + " has an empty name");
-    }
-    {
-        const std::string& bytes = record(ck, "normalization", path);
-        Cursor in(bytes, where + "the 'normalization' record");
-        const auto channels = in.get<std::uint32_t>();
-        if (channels == 0) throw std::runtime_error(where + "the 'normalization' record is empty");
-        if (static_cast<std::int64_t>(channels) != ck.spec.channels)
-            throw std::runtime_error(where + "the 'normalization' record has " + std::to_string(channels) +
-                                     " channels, the model " + std::to_string(ck.spec.channels));
-        for (std::uint32_t c = 0; c < channels; ++c) {
-            const float mean = in.get<float>(), sd = in.get<float>();
-            if (!std::isfinite(mean) || !std::isfinite(sd) || sd <= 0.0f)
-                throw std::runtime_error(where + "the 'normalization' record holds mean " + std::to_string(mean) +
-                                         " and std " + std::to_string(sd) + " for channel " + std::to_string(c) +
-                                         " (expected finite values, std > 0)");
-            t.norm.mean.push_back(mean);
-            t.norm.std.push_back(sd);
-        }
-        if (!in.done()) throw std::runtime_error(where + "the 'normalization' record has bytes after its last channel");
-    }
-    return t;
+    if (ck.data.empty())
+        throw std::runtime_error("checkpoint '" + path + "': it records no class names and normalisation; was it "
+                                 "written by build/train?");
+    return Task{ck.spec, ck.data.class_names, Normalization{ck.data.mean, ck.data.std}};
 }
 
 void check_data_fits(const Task& t, const std::string& model, const Dataset& d, const std::string& data) {

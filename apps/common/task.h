@@ -1,8 +1,8 @@
-// What a trained model expects of its inputs beyond its ModelSpec (input shape,
-// class count): the names of its classes and the normalisation of its
-// training set. build/train stores both in every checkpoint; build/predict,
-// --resume and --init-from read them back and refuse data that does not fit,
-// instead of scoring a model against another data set's labels.
+// What a trained model expects of its inputs: its ModelSpec (input shape, class
+// count) with the names of its classes and the normalisation of its training
+// set (a checkpoint's DataInfo, checked when it was read). build/predict,
+// --resume and --init-from compare them with the data at hand and refuse data
+// that does not fit, instead of scoring a model against another data set's labels.
 #pragma once
 #include <map>
 #include <string>
@@ -19,13 +19,12 @@ struct Task {
     Normalization norm;                    // (spec.channels) means and standard deviations
 };
 
-// Adds the records "class_names" and "normalization" to a checkpoint's extras.
-void put_task(std::map<std::string, std::string>& extra, const std::vector<std::string>& class_names,
-              const Normalization& norm);
+// The DataInfo a checkpoint records for these class names and normalisation.
+DataInfo data_info(const std::vector<std::string>& class_names, const Normalization& norm);
 
 // The task of a checkpoint written by build/train. Throws std::runtime_error naming
-// `path` when a record is missing, empty, holds NaN or a standard deviation <= 0, or
-// disagrees with the model's class count or channels.
+// `path` when it records no class names and normalisation (read_checkpoint has
+// checked them when it does).
 Task read_task(const Checkpoint& ck, const std::string& path);
 
 // Throws std::invalid_argument naming both sides unless `d` has the task's input
@@ -43,11 +42,6 @@ std::string describe_normalization(const Normalization& n);
 // Throws std::invalid_argument unless two checkpoints share input shape, class names
 // and (similar) normalisation: an ensemble averages models of one task.
 void check_same_task(const Task& a, const std::string& a_name, const Task& b, const std::string& b_name);
-
-// A list of strings as a record's bytes (u32 count, then u32 length + bytes each),
-// and back; decode_strings throws std::runtime_error naming `what` on bad bytes.
-std::string encode_strings(const std::vector<std::string>& strings);
-std::vector<std::string> decode_strings(const std::string& bytes, const std::string& what);
 
 // One line per class name would break line-oriented output: names print with
 // control characters escaped (see printable()).

@@ -243,12 +243,11 @@ std::map<std::string, std::string> Trainer::extras() const {
     for (std::uint64_t* s : dropout_states(*model_)) p << ' ' << *s;
     x["progress"] = p.str();
     x["args"] = encode_strings(o_.args);
-    put_task(x, train_.class_names, norm_);
     return x;
 }
 
 void Trainer::save(const std::string& path) {
-    if (dist_.is_root()) save_checkpoint(path, spec_, *model_, extras());
+    if (dist_.is_root()) save_checkpoint(path, spec_, *model_, extras(), data_info(train_.class_names, norm_));
 }
 
 // One step on this rank's shard of a global batch.
