@@ -20,7 +20,8 @@ namespace {
 
 const char kMagic[4] = {'D', 'L', 'C', 'K'};
 const char kEnd[4] = {'E', 'N', 'D', '.'};
-const std::string kModel = "model", kTensor = "tensor/", kClassNames = "class_names", kNormalization = "normalization";
+const std::string kModel = "model", kTensor = "tensor/", kClassNames = "class_names", kNormalization = "normalization",
+                  kModuleState = "module_state";
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t(1) << 32;  // 4 GiB, far above any model here
 
 std::uint32_t crc(const char* p, size_t n) {
@@ -67,6 +68,15 @@ std::string tensor_payload(const Tensor& t) {
     return out;
 }
 
+// The "model" record's fields.
+void spec_fields(Fields& f, ModelSpec& s) {
+    f("name", s.name);
+    f("channels", s.channels);
+    f("height", s.height);
+    f("width", s.width);
+    f("classes", s.classes);
+}
+
 // What is wrong with `data` for a model of `spec` ("" when nothing is).
 std::string data_info_problem(const ModelSpec& spec, const DataInfo& data) {
     if (data.class_names.size() != static_cast<size_t>(std::max(spec.classes, 0)))
@@ -102,25 +112,27 @@ std::string serialize(const std::string& path, const ModelSpec& spec, Module& mo
     const std::string where = "checkpoint '" + path + "': not saved: ";
     std::vector<std::pair<std::string, const Tensor*>> tensors;
     for (Parameter* p : model.parameters()) tensors.emplace_back(p->name, &p->value);
-    for (Buffer* b : model.buffers()) tensors.emplace_back(b->name, &b->value);
     for (const auto& [name, t] : tensors) check_finite(where, name, *t);
+    Fields module_state = Fields::writer(where + "the module state");  // refuses NaN too
+    model.state_fields(module_state);
     for (const auto& kv : extra)
         if (kv.first.empty() || kv.first == kModel || kv.first == kClassNames || kv.first == kNormalization ||
-            starts_with(kv.first, kTensor))
+            kv.first == kModuleState || starts_with(kv.first, kTensor))
             throw std::invalid_argument(where + "extra record name '" + printable(kv.first) + "' is reserved");
     if (!data.empty())
         if (const std::string problem = data_info_problem(spec, data); !problem.empty())
             throw std::invalid_argument(where + problem);
 
-    std::string model_record;
-    put_string(model_record, spec.name);
-    for (int v : {spec.channels, spec.height, spec.width, spec.classes}) put<std::int32_t>(model_record, v);
+    Fields model_record = Fields::writer();
+    ModelSpec copy = spec;
+    spec_fields(model_record, copy);
 
     std::string out(kMagic, 4);
     put<std::uint32_t>(out, kCheckpointVersion);
-    put<std::uint32_t>(out, static_cast<std::uint32_t>(1 + tensors.size() + (data.empty() ? 0 : 2) + extra.size()));
-    put_record(out, kModel, model_record);
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(2 + tensors.size() + (data.empty() ? 0 : 2) + extra.size()));
+    put_record(out, kModel, model_record.bytes());
     for (const auto& [name, t] : tensors) put_record(out, kTensor + name, tensor_payload(*t));
+    put_record(out, kModuleState, module_state.bytes());
     if (!data.empty()) {
         put_record(out, kClassNames, encode_strings(data.class_names));
         put_record(out, kNormalization, normalization_payload(data));
@@ -209,9 +221,8 @@ void read_header(Reader& r) {
                "was it written by another program?");
     const auto version = r.get<std::uint32_t>("the format version");
     if (version >= 1 && version < kCheckpointVersion)
-        r.fail("format version " + std::to_string(version) + ", written by an older build before checksums were "
-               "added; this program reads version " + std::to_string(kCheckpointVersion) +
-               ": train again (or load it with the older build)");
+        r.fail("format version " + std::to_string(version) + ", written by an older build; this program reads version " +
+               std::to_string(kCheckpointVersion) + ": train again (or load it with the older build)");
     if (version != kCheckpointVersion)
         r.fail("format version " + std::to_string(version) + ", but this program reads version " +
                std::to_string(kCheckpointVersion) + (version > kCheckpointVersion ? " (written by a newer build?)" : ""));
@@ -268,14 +279,10 @@ std::vector<Record> read_records(Reader& r) {
 }
 
 ModelSpec decode_model(const std::string& path, const Record& rec) {
-    Reader r(path, rec.data, rec.size, true, " in record 'model'");
+    Fields f = Fields::reader(std::string(rec.data, rec.size), "checkpoint '" + path + "': the 'model' record");
     ModelSpec s;
-    s.name = r.get_string("the model name");
-    s.channels = r.get<std::int32_t>("the model's input channels");
-    s.height = r.get<std::int32_t>("the model's input height");
-    s.width = r.get<std::int32_t>("the model's input width");
-    s.classes = r.get<std::int32_t>("the model's class count");
-    if (r.left() != 0) r.fail(std::to_string(r.left()) + " unexpected bytes at the end of record 'model'");
+    spec_fields(f, s);
+    f.finish();
     return s;
 }
 
@@ -419,6 +426,9 @@ Checkpoint read_checkpoint(const std::string& path) {
         } else if (starts_with(rec.name, kTensor)) {
             const std::string name = rec.name.substr(kTensor.size());
             ck.tensors.emplace_back(name, decode_tensor(path, name, rec));
+        } else if (rec.name == kModuleState) {
+            ck.module_state = std::string(rec.data, rec.size);
+            Fields::reader(ck.module_state, "checkpoint '" + path + "': the module state");  // well formed
         } else if (rec.name == kClassNames) {
             ck.data.class_names = decode_strings(std::string(rec.data, rec.size),
                                                  "checkpoint '" + path + "': the 'class_names' record");
@@ -441,7 +451,6 @@ Checkpoint read_checkpoint(const std::string& path) {
 void load_state(Module& model, const Checkpoint& ck, const std::string& path) {
     std::vector<std::pair<std::string, Tensor*>> targets;
     for (Parameter* p : model.parameters()) targets.emplace_back(p->name, &p->value);
-    for (Buffer* b : model.buffers()) targets.emplace_back(b->name, &b->value);
     const std::string where = "checkpoint '" + path + "': ";
     for (size_t i = 0; i < targets.size(); ++i) {
         if (i >= ck.tensors.size())
@@ -461,6 +470,18 @@ void load_state(Module& model, const Checkpoint& ck, const std::string& path) {
         throw std::runtime_error(where + "the file has tensor '" + printable(ck.tensors[targets.size()].first) +
                                  "' that the model does not have (the file has " + std::to_string(ck.tensors.size()) +
                                  " tensors, the model " + std::to_string(targets.size()) + ")");
+    // The module state loads into the layers; if it does not fit, they get their old state back.
+    Fields backup = Fields::writer();
+    model.state_fields(backup);
+    try {
+        Fields in = Fields::reader(ck.module_state, where + "the module state");
+        model.state_fields(in);
+        in.finish();
+    } catch (...) {
+        Fields old = Fields::reader(backup.bytes(), "the module state as it was");
+        model.state_fields(old);
+        throw;
+    }
     for (size_t i = 0; i < targets.size(); ++i) *targets[i].second = ck.tensors[i].second;
 }
 

@@ -9,13 +9,15 @@
 //   "END." marker, u32 CRC-32 of every byte before the marker.
 //
 // Records, in this order:
-//   "model"          the ModelSpec: name (u32 length + bytes), i32 channels, height, width, classes
-//   "tensor/NAME"    one per parameter, then per buffer, in model order:
-//                    u32 rank, i32 dims[rank], f32 values
+//   "model"          the ModelSpec as named fields (core/fields.h): name, channels,
+//                    height, width, classes
+//   "tensor/NAME"    one per parameter, in model order: u32 rank, i32 dims[rank], f32 values
+//   "module_state"   what the layers keep besides parameters (Module::state_fields):
+//                    batch norm's running statistics, dropout's generator, as named fields
 //   "class_names"    (when known) u32 count, then each name: u32 length + bytes
 //   "normalization"  (when known) u32 channels, then per channel f32 mean, f32 std
-//   any other name   an opaque blob for the trainer (optimizer state, progress,
-//                    options), returned in Checkpoint::extra
+//   any other name   a blob for the trainer (optimizer state and progress as named
+//                    fields, the run's options), returned in Checkpoint::extra
 //
 // A reader checks the structure, every record's checksum (a flipped byte
 // anywhere is found, and the damaged record named), that every tensor value
@@ -39,8 +41,9 @@
 
 namespace dl {
 
-// Versions 1 and 2 (before records and checksums) are refused with a message naming them.
-constexpr unsigned kCheckpointVersion = 3;
+// Older versions (1 and 2: before records and checksums; 3: before named fields)
+// are refused with a message naming the version.
+constexpr unsigned kCheckpointVersion = 4;
 
 // What the model's inputs and outputs mean: the data it was trained on. build/train
 // records both; a program that feeds the model (predict, export) must use them.
@@ -52,7 +55,8 @@ struct DataInfo {
 
 struct Checkpoint {
     ModelSpec spec;
-    std::vector<std::pair<std::string, Tensor>> tensors;  // parameters, then buffers, in model order
+    std::vector<std::pair<std::string, Tensor>> tensors;  // parameters, in model order
+    std::string module_state;                              // Module::state_fields, as written
     DataInfo data;                                         // empty when the writer recorded none
     std::map<std::string, std::string> extra;              // the other records, by name
 };
@@ -65,8 +69,9 @@ void save_checkpoint(const std::string& path, const ModelSpec& spec, Module& mod
 // Reads and validates the file (structure, checksums, finite values), not yet against a model.
 Checkpoint read_checkpoint(const std::string& path);
 
-// Copies the checkpoint's tensors into the model's parameters and buffers; every
-// name and shape must match. `path` only names the file in messages.
+// Copies the checkpoint's tensors into the model's parameters and its module state
+// into the layers (Module::state_fields); every name, type and shape must match.
+// Nothing is copied unless all of them do. `path` only names the file in messages.
 void load_state(Module& model, const Checkpoint& ck, const std::string& path);
 
 // read_checkpoint + a check that the file holds model `spec` + load_state.

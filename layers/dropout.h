@@ -1,6 +1,6 @@
 // Dropout: inverted dropout with probability p in training, identity in eval.
 // The mask generator's state is one integer, seeded at construction and
-// advanced every training forward; rng_state() lets a trainer save and restore it.
+// advanced every training forward; state_fields saves and restores it.
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -19,7 +19,7 @@ public:
     }
     Var forward(Tape& tape, Var x) override { return dropout(tape, x, p_, training_, state_); }
     std::string describe() const override { return "Dropout(" + std::to_string(p_) + ")"; }
-    std::uint64_t& rng_state() { return state_; }
+    void state_fields(Fields& f) override { f("rng", state_); }
 
 private:
     float p_;

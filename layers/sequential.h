@@ -56,6 +56,13 @@ public:
     }
     ParameterList parameters() override { return gather<Parameter*>(&Module::parameters); }
     BufferList buffers() override { return gather<Buffer*>(&Module::buffers); }
+    // Layer i's state under "i." ("8.rng", "1.running_mean"), as its parameters are named.
+    void state_fields(Fields& f) override {
+        for (size_t i = 0; i < layers_.size(); ++i) {
+            Fields::Scope scope(f, std::to_string(i) + ".");
+            layers_[i]->state_fields(f);
+        }
+    }
     void train(bool on = true) override {
         training_ = on;
         for (auto& layer : layers_) layer->train(on);

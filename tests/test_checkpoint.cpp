@@ -87,7 +87,7 @@ TEST_CASE("checkpoint: round trip gives bit-identical outputs, buffers and extra
     CHECK(ck.extra == extra);
     CHECK(ck.spec.name == "cnn-bn");
     CHECK(ck.spec.height == 12);
-    CHECK(ck.tensors.size() == model->parameters().size() + model->buffers().size());
+    CHECK(ck.tensors.size() == model->parameters().size());  // buffers are module state (Module::state_fields)
     for (size_t i = 0; i < fresh->buffers().size(); ++i)
         CHECK(fresh->buffers()[i]->value.vec() == model->buffers()[i]->value.vec());
 
@@ -119,13 +119,13 @@ TEST_CASE("checkpoint: every corrupt file gives its message") {
     other_version[4] = 9;
     write_bytes(path, other_version);
     CHECK(error_of([&] { read_checkpoint(path); }) ==
-          where + "format version 9, but this program reads version 3 (written by a newer build?)");
-    for (char old : {1, 2}) {
+          where + "format version 9, but this program reads version 4 (written by a newer build?)");
+    for (char old : {1, 2, 3}) {
         other_version[4] = old;
         write_bytes(path, other_version);
         CHECK(error_of([&] { read_checkpoint(path); }) ==
-              where + "format version " + std::to_string(old) + ", written by an older build before checksums were "
-                      "added; this program reads version 3: train again (or load it with the older build)");
+              where + "format version " + std::to_string(old) + ", written by an older build; this program reads "
+                      "version 4: train again (or load it with the older build)");
     }
 
     for (size_t len = 0; len < good.size(); ++len) {
@@ -137,7 +137,7 @@ TEST_CASE("checkpoint: every corrupt file gives its message") {
     // magic 4, version 4, count 4, then the model record: name length 4, "model" 5, payload length 8, payload.
     write_bytes(path, good.substr(0, 30));
     CHECK(error_of([&] { read_checkpoint(path); }) ==
-          where + "truncated file: it ends while reading record 'model' (needs 23 bytes at offset 29, 1 left)");
+          where + "truncated file: it ends while reading record 'model' (needs 102 bytes at offset 29, 1 left)");
 
     write_bytes(path, good + "junk");
     CHECK(error_of([&] { read_checkpoint(path); }) == where + "4 unexpected bytes after the end marker");
@@ -261,7 +261,7 @@ TEST_CASE("checkpoint: loading into another model or shape names what did not ma
     large.add<Flatten>().add<Linear>(16, 256, rng).add<ReLU>().add<Linear>(256, 128, rng).add<ReLU>();
     large.add<Linear>(128, 3, rng).add<BatchNorm1d>(3);
     CHECK(error_of([&] { load_state(large, ck, path); }) ==
-          where + "the model has tensor '6.weight' (3) that the file does not have (the file has 6 tensors, the model 10)");
+          where + "the model has tensor '6.weight' (3) that the file does not have (the file has 6 tensors, the model 8)");
     std::remove(path.c_str());
 }
 
@@ -310,5 +310,45 @@ TEST_CASE("checkpoint: class names and normalisation are kept, and checked again
     write_bytes(path, dl::testing::edit_record(good, "class_names", [](std::string p) { return p.substr(0, 9); }));
     CHECK(error_of([&] { read_checkpoint(path); }) ==
           "checkpoint '" + path + "': the 'class_names' record is cut short");
+    std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint: layers keep their state through Module::state_fields (batch norm statistics, dropout's generator)") {
+    const ModelSpec spec{"cnn-bn", 1, 8, 8, 3};
+    auto model = make_model(spec, 1);
+    const Tensor x = random_tensor(Shape{4, 1, 8, 8}, 3);
+    Tape t;
+    model->train();
+    model->forward(t, t.input(x));  // moves the running statistics and dropout's generator
+    const std::string path = temp_path("state.ckpt");
+    save_checkpoint(path, spec, *model);
+    auto fresh = make_model(spec, 2);
+    load_checkpoint(path, spec, *fresh);
+    // The same next training forward: same batch statistics and the same dropout mask.
+    Tape a, b;
+    fresh->train();
+    const Tensor ya = a.value(model->forward(a, a.input(x)));
+    const Tensor yb = b.value(fresh->forward(b, b.input(x)));
+    CHECK(ya.vec() == yb.vec());
+    for (size_t i = 0; i < model->buffers().size(); ++i)
+        CHECK(fresh->buffers()[i]->value.vec() == model->buffers()[i]->value.vec());
+
+    // Module state that does not fit the model is refused, and the model keeps its own.
+    Checkpoint ck = read_checkpoint(path);
+    Fields f = Fields::writer();
+    std::uint64_t rng = 5;
+    f("9.rng", rng);
+    ck.module_state = f.bytes();
+    auto other = make_model(spec, 3);
+    const std::string before = [&] {
+        Fields w = Fields::writer();
+        other->state_fields(w);
+        return w.bytes();
+    }();
+    CHECK(error_of([&] { load_state(*other, ck, path); }) ==
+          "checkpoint '" + path + "': the module state: field '1.running_mean' is missing");
+    Fields after = Fields::writer();
+    other->state_fields(after);
+    CHECK(after.bytes() == before);
     std::remove(path.c_str());
 }

@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "apps/common/report.h"
+#include "layers/checkpoint.h"
 #include "tests/run_program.h"
 #include "tests/small_data.h"
 
@@ -455,4 +456,22 @@ TEST_CASE("train: a last batch of one example is left out (batch norm needs two)
                                      tmp.str());
     CHECK(drop.status == 0);
     CHECK(has(drop.err, "note: the last batch of each epoch (36 examples) is left out (--drop-last)"));
+}
+
+TEST_CASE("train: cnn-bn resumes bit for bit mid-epoch: batch norm statistics and dropout's generator are saved") {
+    TempDir tmp;
+    const std::string train = small_train(tmp, "cnn-bn") + "--limit 320 --batch-size 32 --optimizer adam ";
+    const std::string a = tmp.str() + "/a", b = tmp.str() + "/b";
+    REQUIRE(run_program(train + "--epochs 2 --out " + a, tmp.str()).status == 0);
+    REQUIRE(run_program(train + "--epochs 2 --max-steps 13 --out " + b, tmp.str()).status == 130);
+    ProgramResult r = run_program("build/train --resume " + b + "/model.ckpt", tmp.str());
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(metrics_without_timing(b) == metrics_without_timing(a));
+    // The same weights and layer state (the files differ in the progress record's timings).
+    const dl::Checkpoint x = dl::read_checkpoint(a + "/model.ckpt"), y = dl::read_checkpoint(b + "/model.ckpt");
+    REQUIRE(x.tensors.size() == y.tensors.size());
+    for (size_t i = 0; i < x.tensors.size(); ++i) CHECK(x.tensors[i].second.vec() == y.tensors[i].second.vec());
+    CHECK(x.module_state == y.module_state);
+    CHECK(x.extra.at("optimizer") == y.extra.at("optimizer"));
 }

@@ -12,9 +12,7 @@
 #include "apps/common/report.h"
 #include "apps/common/task.h"
 #include "core/core.h"
-#include "layers/dropout.h"
 #include "layers/models.h"
-#include "layers/sequential.h"
 
 namespace dl {
 
@@ -26,17 +24,6 @@ void on_interrupt(int) { g_interrupted = 1; }
 double now_seconds() {
     using namespace std::chrono;
     return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
-
-// Dropout layers draw their masks from a state integer; checkpoints keep it so
-// that a resumed run draws the same masks.
-std::vector<std::uint64_t*> dropout_states(Module& m) {
-    std::vector<std::uint64_t*> out;
-    if (auto* d = dynamic_cast<Dropout*>(&m)) out.push_back(&d->rng_state());
-    if (auto* s = dynamic_cast<Sequential*>(&m))
-        for (size_t i = 0; i < s->size(); ++i)
-            for (std::uint64_t* p : dropout_states((*s)[i])) out.push_back(p);
-    return out;
 }
 
 int argmax(const float* row, int n) {
@@ -61,6 +48,22 @@ struct Trainer::Progress {
     double train_seconds = 0, examples = 0;      // all epochs, for examples/s
     double best_accuracy = -1;
     int snapshots = 0;
+
+    // Saved in checkpoints as the record "progress" (core/fields.h): the one list of fields.
+    void state_fields(Fields& f) {
+        f("epoch", epoch);
+        f("batch", batch);
+        f("step", step);
+        f("loss_sum", loss_sum);
+        f("correct", correct);
+        f("seen", seen);
+        f("noise_sum", noise_sum);
+        f("noise_count", noise_count);
+        f("train_seconds", train_seconds);
+        f("examples", examples);
+        f("best_accuracy", best_accuracy);
+        f("snapshots", snapshots);
+    }
 };
 
 void install_interrupt_handler() {
@@ -206,13 +209,14 @@ void Trainer::resume(const Checkpoint& ck, const std::string& path) {
     };
     std::istringstream opt(get("optimizer"));
     opt_->load_state(opt);
-    std::istringstream in(get("progress"));
-    Progress& p = *p_;
-    in >> p.epoch >> p.batch >> p.step >> p.loss_sum >> p.correct >> p.seen >> p.noise_sum >> p.noise_count >>
-        p.train_seconds >> p.examples >> p.best_accuracy >> p.snapshots;
-    std::vector<std::uint64_t*> states = dropout_states(*model_);
-    for (std::uint64_t* s : states) in >> *s;
-    if (!in) throw std::runtime_error(where + "the 'progress' record is damaged");
+    Progress p;
+    Fields in = Fields::reader(get("progress"), where + "the 'progress' record");
+    p.state_fields(in);
+    in.finish();
+    if (p.epoch < 0 || p.batch < 0 || p.step < 0)
+        throw std::runtime_error(where + "the 'progress' record holds epoch " + std::to_string(p.epoch) + ", batch " +
+                                 std::to_string(p.batch) + ", step " + std::to_string(p.step));
+    *p_ = p;
 }
 
 void Trainer::init_from(const Checkpoint& ck, const std::string& path) {
@@ -234,14 +238,9 @@ std::map<std::string, std::string> Trainer::extras() const {
     std::ostringstream opt;
     opt_->save_state(opt);
     x["optimizer"] = opt.str();
-    std::ostringstream p;
-    p.precision(17);
-    const Progress& q = *p_;
-    p << q.epoch << ' ' << q.batch << ' ' << q.step << ' ' << q.loss_sum << ' ' << q.correct << ' ' << q.seen << ' '
-      << q.noise_sum << ' ' << q.noise_count << ' ' << q.train_seconds << ' ' << q.examples << ' '
-      << q.best_accuracy << ' ' << q.snapshots;
-    for (std::uint64_t* s : dropout_states(*model_)) p << ' ' << *s;
-    x["progress"] = p.str();
+    Fields progress = Fields::writer("the training progress");
+    p_->state_fields(progress);
+    x["progress"] = progress.bytes();
     x["args"] = encode_strings(o_.args);
     return x;
 }
