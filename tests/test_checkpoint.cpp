@@ -332,6 +332,12 @@ TEST_CASE("checkpoint: layers keep their state through Module::state_fields (bat
     CHECK(ya.vec() == yb.vec());
     for (size_t i = 0; i < model->buffers().size(); ++i)
         CHECK(fresh->buffers()[i]->value.vec() == model->buffers()[i]->value.vec());
+    // State fields are named like the parameters, by the layer's place as added (before fusing).
+    Fields names = Fields::writer();
+    model->state_fields(names);
+    const Fields listed = Fields::reader(names.bytes(), "state");
+    for (const char* name : {"1.running_mean", "5.running_var", "10.running_mean", "12.rng"}) CHECK(listed.has(name));
+    CHECK(model->parameters().back()->name == "13.bias");
 
     // Module state that does not fit the model is refused, and the model keeps its own.
     Checkpoint ck = read_checkpoint(path);
