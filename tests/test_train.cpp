@@ -319,6 +319,24 @@ TEST_CASE("train: --init-from starts a new run from a checkpoint's weights; anot
     CHECK(column(tuned, 2).at(0) > 0.9 * column(base, 2).back());
     // The fine-tuned run resumes like any other.
     CHECK(run_program("build/train --resume " + tuned + "/model.ckpt --epochs 2", tmp.str()).status == 0);
+    // Fine-tuned on data of other statistics (same classes), it keeps the checkpoint's normalisation and resumes.
+    dl::testing::SmallData bright;
+    bright.brightness = 200;
+    dl::testing::write_small_data(tmp / "bright", bright);
+    const std::string moved = tmp.str() + "/moved";
+    ProgramResult m = run_program("build/train --init-from " + base + "/best.ckpt --data " + tmp.str() +
+                                      "/bright --epochs 1 --out " + moved,
+                                  tmp.str());
+    INFO(m.err);
+    REQUIRE(m.status == 0);
+    ProgramResult resumed = run_program("build/train --resume " + moved + "/model.ckpt --epochs 2", tmp.str());
+    INFO(resumed.err);
+    CHECK(resumed.status == 0);
+    // A run whose data changed under it is refused.
+    dl::testing::write_small_data(tmp / "data", bright);
+    ProgramResult changed = run_program("build/train --resume " + base + "/model.ckpt --epochs 3", tmp.str());
+    CHECK(changed.status == 1);
+    CHECK(has(changed.err, "has changed since the run began"));
 
     dl::testing::write_small_data(tmp / "fashion-like");
     ProgramResult other = run_program("build/train --init-from " + base + "/best.ckpt --data " + tmp.str() +

@@ -135,7 +135,7 @@ void Trainer::load_data() {
     val_idx_ = s.val;
     if (o_.limit > 0 && o_.limit < static_cast<long>(train_idx_.size())) train_idx_.resize(o_.limit);
     for (int i = 0; i < test_.count; ++i) test_idx_.push_back(i);
-    norm_ = compute_normalization(train_, train_idx_);
+    data_stats_ = norm_ = compute_normalization(train_, train_idx_);
     spec_ = ModelSpec{o_.model, train_.channels, train_.height, train_.width, train_.classes};
 }
 
@@ -193,9 +193,19 @@ void Trainer::resume(const Checkpoint& ck, const std::string& path) {
     const std::string where = "--resume " + path + ": ";
     const Task task = read_task(ck, path);
     check_data_fits(task, "the run", train_, "the training data " + train_.source + " now");
-    if (!similar_normalization(task.norm, norm_))
+    // The statistics of the training split as the run began (the model's normalisation may be
+    // another's, inherited with --init-from): other numbers now mean other data.
+    Normalization then = task.norm;
+    if (auto it = ck.extra.find("train_statistics"); it != ck.extra.end()) {
+        Fields f = Fields::reader(it->second, where + "the 'train_statistics' record");
+        then = Normalization{data_stats_.mean, data_stats_.std};
+        f("mean", then.mean);
+        f("std", then.std);
+        f.finish();
+    }
+    if (!similar_normalization(then, data_stats_))
         throw std::invalid_argument(where + "the training data " + train_.source + " has changed since the run began (" +
-                                    describe_normalization(norm_) + " now, " + describe_normalization(task.norm) +
+                                    describe_normalization(data_stats_) + " now, " + describe_normalization(then) +
                                     " then)");
     if (ck.spec.name != spec_.name)
         throw std::invalid_argument(where + "it holds model " + ck.spec.name + ", not " + spec_.name);
@@ -242,6 +252,11 @@ std::map<std::string, std::string> Trainer::extras() const {
     p_->state_fields(progress);
     x["progress"] = progress.bytes();
     x["args"] = encode_strings(o_.args);
+    Fields stats = Fields::writer("the training data's statistics");
+    Normalization d = data_stats_;
+    stats("mean", d.mean);
+    stats("std", d.std);
+    x["train_statistics"] = stats.bytes();
     return x;
 }
 

@@ -108,7 +108,8 @@ private:
     Distributed& dist_;
     Dataset train_, test_;
     std::vector<int> train_idx_, val_idx_, test_idx_;
-    Normalization norm_;
+    Normalization norm_;           // what the model's inputs are normalised with (--init-from: the checkpoint's)
+    Normalization data_stats_;     // the training split's own statistics (a resumed run checks its data by them)
     ModelSpec spec_;
     std::unique_ptr<Module> model_;
     ParameterList params_;         // the model's, listed once (a step must not allocate)
