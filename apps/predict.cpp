@@ -19,7 +19,6 @@
 #include <new>
 #include <cstdio>
 #include <memory>
-#include <sstream>
 
 #include "apps/common/task.h"
 #include "core/blas_setup.h"
