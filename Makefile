@@ -58,7 +58,7 @@ $(PARTS):
 	rm -f $@ && ar rcs $@ $^
 
 # Which parts each program links, besides the library (and MPI for the trainer).
-build/train: build/libdl_train.a
+build/train build/predict: build/libdl_train.a
 build/lecture: build/libdl_lecture.a build/libdl_train.a
 build/study: build/libdl_study.a build/libdl_train.a
 build/train build/lecture build/tests: LDLIBS += $(MPI_LIBS)
