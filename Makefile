@@ -18,7 +18,7 @@ MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI -DOMPI_SKIP_MPICXX
 LDLIBS     += $(shell mpicxx --showme:link)
 endif
 
-LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp apps/common/*.cpp apps/lecture/*.cpp)
+LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp onnx/*.cpp apps/common/*.cpp apps/lecture/*.cpp)
 LIB_OBJ  := $(LIB_SRC:%.cpp=build/obj/%.o)
 APP_SRC  := $(wildcard apps/*.cpp)
 APPS     := $(APP_SRC:apps/%.cpp=build/%)

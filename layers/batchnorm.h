@@ -27,6 +27,12 @@ public:
     ParameterList parameters() override { return {&gamma_, &beta_}; }
     BufferList buffers() override { return {&running_mean_, &running_var_}; }
 
+    Parameter& gamma() { return gamma_; }
+    Parameter& beta() { return beta_; }
+    Buffer& running_mean() { return running_mean_; }
+    Buffer& running_var() { return running_var_; }
+    float eps() const { return eps_; }
+
 private:
     std::string kind_;
     int channels_;

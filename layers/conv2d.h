@@ -43,6 +43,9 @@ public:
 
     Parameter& weight() { return weight_; }
     Parameter& bias() { return bias_; }
+    bool has_bias() const { return has_bias_; }
+    int stride() const { return stride_; }
+    int padding() const { return padding_; }
 
 private:
     int in_, out_, kernel_, stride_, padding_;

@@ -28,6 +28,7 @@ public:
 
     Parameter& weight() { return weight_; }
     Parameter& bias() { return bias_; }
+    bool has_bias() const { return has_bias_; }
 
 private:
     int in_, out_;
