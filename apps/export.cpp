@@ -10,13 +10,11 @@
 
 #include <cstdio>
 
-#include "apps/common/blas_setup.h"
 #include "onnx/export.h"
 
 using namespace dl;
 
 int main(int argc, char** argv) {
-    choose_blas_kernels(argv);
     CLI::App app{"Writes a checkpoint's model as an ONNX file (opset 13)."};
     std::string checkpoint, out;
     app.add_option("checkpoint", checkpoint, "a checkpoint written by build/train")->required();
