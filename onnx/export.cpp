@@ -137,8 +137,8 @@ const char* const kSupported =
     "Linear, Conv2d, BatchNorm1d, BatchNorm2d, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, Tanh, Sigmoid, Flatten, Dropout "
     "and Sequential";
 
-// Emits the layers of m in order (a Sequential's recursively) and runs each on the
-// tape, so that the next one knows the shape of its input.
+// Emits the layers of m in order (a Sequential's recursively), running each on the
+// tape so that b.shape is the shape of the layer's input.
 void emit_module(Module& m, const std::string& position, GraphBuilder& b, Tape& tape, Var& x) {
     if (auto* seq = dynamic_cast<Sequential*>(&m)) {
         for (size_t i = 0; i < seq->size(); ++i) emit_module((*seq)[i], position + std::to_string(i) + ".", b, tape, x);
@@ -146,12 +146,12 @@ void emit_module(Module& m, const std::string& position, GraphBuilder& b, Tape& 
     }
     b.prefix = position;
     b.shape = tape.shape(x);
+    x = m.forward(tape, x);  // first: a layer may size its parameters at its first forward
     if (!emit_layer(m, b)) {
         const std::string where = position.empty() ? "the model" : "layer " + position.substr(0, position.size() - 1);
         throw std::invalid_argument("export_onnx: " + where + ", " + m.describe() +
                                     ", has no ONNX form (layers with one: " + kSupported + ")");
     }
-    x = m.forward(tape, x);
 }
 
 // (x - mean[c]) / std[c] on pixels in [0, 1], as data/transform.h's table does.
