@@ -22,7 +22,7 @@ endif
 # of your own links. The training loop with its reports and MPI (apps/common) and the
 # lecture's experiments (apps/lecture) are parts of their own, linked only by the
 # programs that use them.
-LIB_SRC     := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp onnx/*.cpp)
+LIB_SRC     := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp onnx/*.cpp)
 TRAIN_SRC   := $(wildcard apps/common/*.cpp)
 LECTURE_SRC := $(wildcard apps/lecture/*.cpp)
 LIB_OBJ     := $(LIB_SRC:%.cpp=build/obj/%.o)

@@ -28,8 +28,8 @@
 
 #include "core/blas_setup.h"
 #include "core/core.h"
+#include "core/fast/gemm.h"
 #include "core/float_mode.h"
-#include "core/kernels.h"
 #include "core/ops_nn.h"
 #include "core/parallel.h"
 #include "data/data.h"
@@ -289,7 +289,7 @@ Result sgemm_case(const Options& o, const char* name, int M, int N, int K) {
 
 // The same conv2 GEMM as 64 per-example GEMMs (32,196,400) in an OpenMP loop,
 // OpenBLAS single-threaded inside: the best im2col + GEMM could do (the direct
-// kernels of core/ops_conv.cpp do better on this layer).
+// kernels of core/fast/conv_direct.cpp do better on this layer).
 Result sgemm_per_example(const Options& o) {
     const int E = 64, M = 32, N = 196, K = 400;
     const Tensor A = random_tensor(Shape{M, K}, 6), B = random_tensor(Shape{E, K, N}, 7);

@@ -28,7 +28,7 @@ public:
 
     Parameter& weight() { return weight_; }
     Parameter& bias() { return bias_; }
-    bool has_bias() const { return has_bias_; }
+    Parameter* bias_or_null() { return has_bias_ ? &bias_ : nullptr; }
 
 private:
     int in_, out_;

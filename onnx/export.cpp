@@ -45,9 +45,15 @@ public:
         graph_.nodes.push_back(std::move(n));
         x = graph_.nodes.back().outputs[0];
     }
-    // A parameter or buffer, under its own name ("3.weight", "1.running_mean").
-    std::string tensor(const std::string& name, const Tensor& t) {
-        std::vector<std::int64_t> dims(t.shape().dims.begin(), t.shape().dims.begin() + t.rank());
+    // A parameter or buffer, under its own name ("3.weight", "1.running_mean"), in
+    // its own shape or in `dims` (as many values, e.g. (C, 1, 1) for a (C) vector).
+    std::string tensor(const std::string& name, const Tensor& t, std::vector<std::int64_t> dims = {}) {
+        if (dims.empty()) dims.assign(t.shape().dims.begin(), t.shape().dims.begin() + t.rank());
+        size_t count = 1;
+        for (std::int64_t d : dims) count *= static_cast<size_t>(d);
+        if (count != t.size())
+            throw std::logic_error("export_onnx: tensor '" + name + "' " + t.shape().str() + " written with " +
+                                   std::to_string(count) + " values");
         return add(onnx::float_tensor(unique(name), dims, t.data()));
     }
     // A constant of the current layer, under prefix + name.
@@ -78,13 +84,13 @@ private:
 // y = x W^T + b, x (N, in), weight (out, in).
 void emit(Linear& l, GraphBuilder& b) {
     std::vector<std::string> in = {b.tensor(l.weight().name, l.weight().value)};
-    if (l.has_bias()) in.push_back(b.tensor(l.bias().name, l.bias().value));
+    if (Parameter* bias = l.bias_or_null()) in.push_back(b.tensor(bias->name, bias->value));
     b.apply("Gemm", in, {attr_int("transB", 1)});
 }
 
 void emit(Conv2d& c, GraphBuilder& b) {
     std::vector<std::string> in = {b.tensor(c.weight().name, c.weight().value)};
-    if (c.has_bias()) in.push_back(b.tensor(c.bias().name, c.bias().value));
+    if (Parameter* bias = c.bias_or_null()) in.push_back(b.tensor(bias->name, bias->value));
     const std::int64_t k = c.weight().value.dim(2), s = c.stride(), p = c.padding();
     b.apply("Conv", in, {attr_ints("kernel_shape", {k, k}), attr_ints("pads", {p, p, p, p}), attr_ints("strides", {s, s})});
 }
@@ -108,12 +114,60 @@ void emit(AvgPool2d& l, GraphBuilder& b) {
     b.apply("AveragePool", {}, {attr_ints("kernel_shape", {k, k}), attr_ints("strides", {s, s})});
 }
 
+// Opset 13 has neither GroupNormalization (opset 18) nor LayerNormalization (17).
+// Both are written as PyTorch writes GroupNorm for older opsets: the values of each
+// group of each example are made one row, (N, groups, rest), which
+// InstanceNormalization (scale 1, bias 0) normalises; then the original shape and
+// the affine map gamma x + beta, with gamma and beta shaped to broadcast over it.
+// (PyTorch's own graphs for these fail in OpenCV 4.6: its Reshape takes a shape
+// computed at run time, and its LayerNorm needs Sub and Div of two computed tensors
+// of different shapes, which 4.6 refuses. Constant shapes, with 0 meaning "the
+// batch size of the input", work.)
+void emit_normalize_rows(GraphBuilder& b, std::int64_t rows, float eps, const std::vector<std::int64_t>& affine_dims,
+                         const Parameter& gamma, const Parameter& beta) {
+    std::vector<std::int64_t> shape = {0};  // the input's shape, 0 for its batch size
+    for (int d = 1; d < b.shape.rank; ++d) shape.push_back(b.shape[d]);
+    const std::vector<float> ones(rows, 1.0f), zeros(rows, 0.0f);
+    b.apply("Reshape", {b.int64_constant("rows", {0, rows, -1})});
+    b.apply("InstanceNormalization",
+            {b.constant("ones", {rows}, ones.data()), b.constant("zeros", {rows}, zeros.data())},
+            {attr_float("epsilon", eps)});
+    b.apply("Reshape", {b.int64_constant("shape", shape)});
+    b.apply("Mul", {b.tensor(gamma.name, gamma.value, affine_dims)});
+    b.apply("Add", {b.tensor(beta.name, beta.value, affine_dims)});
+}
+
+// Over (N, C, H, W) or (N, C); gamma and beta (C) become (C, 1, 1) for an image.
+void emit(GroupNorm& l, GraphBuilder& b) {
+    std::vector<std::int64_t> affine = {l.gamma().value.dim(0)};
+    if (b.shape.rank == 4) affine.insert(affine.end(), {1, 1});
+    emit_normalize_rows(b, l.groups(), l.eps(), affine, l.gamma(), l.beta());
+}
+
+// Over all values of each example; gamma and beta are shaped like one example.
+void emit(LayerNorm& l, GraphBuilder& b) {
+    const Shape& s = l.gamma().value.shape();
+    emit_normalize_rows(b, 1, l.eps(), std::vector<std::int64_t>(s.dims.begin(), s.dims.begin() + s.rank), l.gamma(),
+                        l.beta());
+}
+
 void emit(ReLU&, GraphBuilder& b) { b.apply("Relu"); }
 void emit(LeakyReLU& l, GraphBuilder& b) { b.apply("LeakyRelu", {}, {attr_float("alpha", l.slope())}); }
 void emit(Tanh&, GraphBuilder& b) { b.apply("Tanh"); }
 void emit(Sigmoid&, GraphBuilder& b) { b.apply("Sigmoid"); }
 void emit(Flatten&, GraphBuilder& b) { b.apply("Flatten", {}, {attr_int("axis", 1)}); }
 void emit(Dropout&, GraphBuilder&) {}  // the identity at inference
+
+// A fused layer is the layers it stands for (layers/fused.h).
+void emit(ConvReluMaxPool& l, GraphBuilder& b) {
+    emit(l.conv(), b);
+    b.apply("Relu");
+    emit(l.pool(), b);
+}
+void emit(ReluMaxPool& l, GraphBuilder& b) {
+    b.apply("Relu");
+    emit(l.pool(), b);
+}
 
 template <class Layer>
 bool emit_if(Module& m, GraphBuilder& b) {
@@ -130,12 +184,12 @@ bool emit_first_match(Module& m, GraphBuilder& b) {
 // Every layer type with an ONNX form (a base class covers its subclasses, as
 // BatchNorm covers BatchNorm1d and BatchNorm2d). Sequential is walked in emit_module.
 bool emit_layer(Module& m, GraphBuilder& b) {
-    return emit_first_match<Linear, Conv2d, BatchNorm, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, Tanh, Sigmoid, Flatten,
-                            Dropout>(m, b);
+    return emit_first_match<Linear, Conv2d, BatchNorm, GroupNorm, LayerNorm, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, Tanh,
+                            Sigmoid, Flatten, Dropout, ConvReluMaxPool, ReluMaxPool>(m, b);
 }
 const char* const kSupported =
-    "Linear, Conv2d, BatchNorm1d, BatchNorm2d, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, Tanh, Sigmoid, Flatten, Dropout "
-    "and Sequential";
+    "Linear, Conv2d, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, MaxPool2d, AvgPool2d, ReLU, LeakyReLU, Tanh, "
+    "Sigmoid, Flatten, Dropout, ConvReluMaxPool, ReluMaxPool and Sequential";
 
 // Emits the layers of m in order (a Sequential's recursively), running each on the
 // tape so that b.shape is the shape of the layer's input.

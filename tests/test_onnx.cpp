@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -313,6 +314,76 @@ TEST_CASE("export: bad input gets one clear line, a non-zero exit, and leaves no
     INFO(ok.err);
     CHECK(ok.status == 0);
     CHECK(ok.out.find("wrote " + dir + "/new.onnx: model 'cnn', 12 nodes, opset 13") == 0);
+}
+
+// A model with every layer type the exporter knows, its parameters and running
+// statistics moved away from their initial values, checked in OpenCV against our
+// own forward pass on random images (no checkpoint or build/predict needed).
+TEST_CASE("export: every layer type, fused layers, group and layer norm give our logits in OpenCV") {
+    std::mt19937 rng(11);
+    Sequential m;
+    m.add<Conv2d>(1, 8, 3, 1, 1, rng);  // 16x16
+    m.add<GroupNorm>(2, 8);
+    m.add<ReLU>();
+    m.add<MaxPool2d>(2);  // with the ReLU: a ReluMaxPool after fuse(), 8x8
+    m.add<Conv2d>(8, 8, 3, 1, 1, rng);
+    m.add<ReLU>();
+    m.add<MaxPool2d>(2);  // a ConvReluMaxPool after fuse(), 4x4
+    m.add<BatchNorm2d>(8);
+    m.add<LayerNorm>(Shape{8, 4, 4});
+    m.add<AvgPool2d>(2);  // 2x2
+    m.add<LeakyReLU>(0.1f);
+    m.add<Flatten>();
+    m.add<Linear>(32, 16, rng);
+    m.add<GroupNorm>(4, 16);
+    m.add<Tanh>();
+    m.add<Dropout>(0.5f, 7);
+    m.add<LayerNorm>(16);
+    m.add<BatchNorm1d>(16);
+    m.add<Sigmoid>();
+    m.add<Linear>(16, 3, rng);
+    REQUIRE(fuse(m) == 2);
+    std::normal_distribution<float> noise(0.0f, 0.3f);
+    for (Parameter* p : m.parameters())
+        for (float& v : p->value.vec()) v += noise(rng);
+    for (Buffer* b : m.buffers())
+        for (float& v : b->value.vec())
+            v = b->name.find("running_var") != std::string::npos ? 0.5f + std::abs(noise(rng)) : noise(rng);
+
+    const ExportInfo info = info_for("every-layer", 1, 16, 3);
+    const onnx::ModelProto model = export_onnx(m, info);
+    std::vector<std::string> ops = op_types(model);
+    std::sort(ops.begin(), ops.end());
+    ops.erase(std::unique(ops.begin(), ops.end()), ops.end());
+    CHECK(ops == std::vector<std::string>{"Add", "AveragePool", "BatchNormalization", "Conv", "Div", "Flatten", "Gemm",
+                                          "InstanceNormalization", "LeakyRelu", "MaxPool", "Mul", "Relu", "Reshape",
+                                          "Sigmoid", "Sub", "Tanh"});
+    TempDir tmp;
+    write_file_atomically(tmp / "every.onnx", onnx::encode(model));
+
+    // 20 random images as PNG files, and our logits for them in build/predict --logits's format.
+    const int n = 20, plane = 16 * 16;
+    std::vector<unsigned char> pixels(n * plane);
+    for (unsigned char& p : pixels) p = static_cast<unsigned char>(rng() % 256);
+    Tensor x(Shape{n, 1, 16, 16});
+    for (int k = 0; k < n * plane; ++k) x[k] = (pixels[k] / 255.0f - info.norm.mean[0]) / info.norm.std[0];
+    Tape tape;
+    NoGrad no_grad(tape);
+    const Tensor& logits = tape.value(m.forward(tape, tape.input(x)));
+    std::ofstream out(tmp / "every.logits");
+    for (int i = 0; i < n; ++i) {
+        const std::string path = tmp / ("image-" + std::to_string(i) + ".png");
+        REQUIRE(stbi_write_png(path.c_str(), 16, 16, 1, &pixels[i * plane], 16) != 0);
+        out << path << ":";
+        char v[32];
+        for (int c = 0; c < 3; ++c) {
+            std::snprintf(v, sizeof v, " %.9g", logits[i * 3 + c]);
+            out << v;
+        }
+        out << "\n";
+    }
+    out.close();
+    check_with_python("models " + (tmp / "every.onnx") + " " + (tmp / "every.logits"), tmp.str());
 }
 
 namespace {

@@ -110,7 +110,7 @@ def check_model(path, logits_path):
     check(diff <= TOLERANCE, "%s: logits differ by up to %.3g (tolerance %g)" % (path, diff, TOLERANCE))
     check(same == len(rows), "%s: %d of %d images get another class" % (path, len(rows) - same, len(rows)))
     check(np.abs(one[0] - got[0]).max() <= TOLERANCE, "%s: a batch of one gives other logits" % path)
-    print("%s: checker ok, %d images through OpenCV %s: max |logit - build/predict's| %.2g, smallest top-2 margin "
+    print("%s: checker ok, %d images through OpenCV %s: max |logit - reference| %.2g, smallest top-2 margin "
           "%.2g, %d of %d classes identical" % (path, len(rows), cv2.__version__, diff, (top2[:, 1] - top2[:, 0]).min(),
                                                 same, len(rows)))
 

@@ -1,7 +1,7 @@
-// conv2d: per example, in an OpenMP loop over the batch (OpenBLAS runs
-// single-threaded inside a parallel region). Forward hands out examples as threads
-// come free; backward gives each thread a fixed range, as its partial sums must be
-// added in the same order on every run.
+// The fast convolution (see core/fast/conv.h): per example, in an OpenMP loop over
+// the batch (OpenBLAS runs single-threaded inside a parallel region). Forward hands
+// out examples as threads come free; backward gives each thread a fixed range, as
+// its partial sums must be added in the same order on every run.
 //
 // Forward, for each example b (K = C*KH*KW, OHW = OH*OW):
 //   xpad_b (C,Hp,Wp) = x_b with `padding` zeros around each plane (kept for backward)
@@ -15,28 +15,26 @@
 //                                          flipped weights; else a GEMM into dcols + col2im
 // Statistics: the per-example gradient g_b = s dy_b cols^T is formed anyway; squaring
 // it into a per-thread grad_sq partial costs one pass over W.
-//
-// The naive direct loops (conv2d_forward_naive, conv2d_backward_naive) are the
-// reference; tests/test_conv.cpp and tests/test_fast_kernels.cpp compare every path.
 // Padding the input once means no kernel needs bounds checks.
 //
-// conv2d_relu_max_pool2d (below conv2d) runs the same per-example steps and pools
-// each example's output while it is in cache.
+// The fused convolution + ReLU + max pooling (at the end) runs the same per-example
+// steps and pools each example's output while it is in cache.
+#include "core/fast/conv.h"
+
 #include <omp.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
 
 #include <algorithm>
-#include <stdexcept>
-#include <string>
 
-#include "core/conv_direct.h"
-#include "core/kernels.h"
-#include "core/ops_nn.h"
-#include "core/pool_planes.h"
+#include "core/fast/conv_direct.h"
+#include "core/fast/fast.h"
+#include "core/fast/gemm.h"
+#include "core/fast/parallel.h"
+#include "core/fast/pool.h"
 
-namespace dl {
+namespace dl::fast {
 
 namespace {
 
@@ -86,7 +84,7 @@ void add_row<1>(float* dst, const float* src, int OW, int) {
 #endif
 
 // xpad (C,Hp,Wp) = x (C,H,W) with P zeros around each plane; writes every element once.
-void pad_example(float* xpad, const float* x, const Geom& g) {
+void pad_example(float* xpad, const float* x, const ConvGeom& g) {
     const int Wp = g.Wp(), P = g.P;
     for (int c = 0; c < g.C; ++c) {
         float* dst = xpad + (long)c * g.Hp() * Wp;
@@ -103,7 +101,7 @@ void pad_example(float* xpad, const float* x, const Geom& g) {
 
 // cols (K,OHW) from xpad (C,Hp,Wp): cols[(c,kh,kw)][(oh,ow)] = xpad[c][oh*S+kh][ow*S+kw]
 template <int S>
-void im2col_s(float* cols, const float* xpad, const Geom& g) {
+void im2col_s(float* cols, const float* xpad, const ConvGeom& g) {
     const int OH = g.OH(), OW = g.OW(), Wp = g.Wp();
     for (int c = 0; c < g.C; ++c)
         for (int kh = 0; kh < g.KH; ++kh)
@@ -115,7 +113,7 @@ void im2col_s(float* cols, const float* xpad, const Geom& g) {
 
 // dxpad (C,Hp,Wp) += col2im(dcols (K,OHW)): the transpose of im2col.
 template <int S>
-void col2im_s(float* dxpad, const float* dcols, const Geom& g) {
+void col2im_s(float* dxpad, const float* dcols, const ConvGeom& g) {
     const int OH = g.OH(), OW = g.OW(), Wp = g.Wp();
     for (int c = 0; c < g.C; ++c)
         for (int kh = 0; kh < g.KH; ++kh)
@@ -125,18 +123,18 @@ void col2im_s(float* dxpad, const float* dcols, const Geom& g) {
             }
 }
 
-void im2col(float* cols, const float* xpad, const Geom& g) {
+void im2col(float* cols, const float* xpad, const ConvGeom& g) {
     if (g.S == 1) im2col_s<1>(cols, xpad, g);
     else im2col_s<0>(cols, xpad, g);
 }
 
-void col2im(float* dxpad, const float* dcols, const Geom& g) {
+void col2im(float* dxpad, const float* dcols, const ConvGeom& g) {
     if (g.S == 1) col2im_s<1>(dxpad, dcols, g);
     else col2im_s<0>(dxpad, dcols, g);
 }
 
 // dx (C,H,W) += the interior of dxpad (C,Hp,Wp), or = when `assign`
-void unpad_add(float* dx, const float* dxpad, const Geom& g, bool assign) {
+void unpad_add(float* dx, const float* dxpad, const ConvGeom& g, bool assign) {
     for (int c = 0; c < g.C; ++c)
         for (int h = 0; h < g.H; ++h) {
             const float* src = dxpad + ((long)c * g.Hp() + h + g.P) * g.Wp() + g.P;
@@ -147,12 +145,6 @@ void unpad_add(float* dx, const float* dxpad, const Geom& g, bool assign) {
 }
 
 // The examples [first, last) that thread `tid` of `nt` handles: a fixed split,
-// so partial sums (and their reduction) are the same on every run.
-void thread_range(int N, int tid, int nt, int& first, int& last) {
-    first = (int)((long)N * tid / nt);
-    last = (int)((long)N * (tid + 1) / nt);
-}
-
 
 #ifdef __AVX512F__
 // r[0..16) (16 rows of 16 floats) transposed in registers: afterwards r[j] holds
@@ -211,29 +203,28 @@ void transpose_dy(float* dyt, const float* dy, int OC, int OHW) {
 }
 
 // wt (K,OC) = weight (OC,K) transposed
-void transpose_weights(float* wt, const float* weight, const Geom& g) {
+void transpose_weights(float* wt, const float* weight, const ConvGeom& g) {
     const int K = g.K();
     for (int o = 0; o < g.OC; ++o)
         for (int k = 0; k < K; ++k) wt[(long)k * g.OC + o] = weight[(long)o * K + k];
 }
 
+
 // ---- forward: y_b (OC,OHW) = W (OC,K) im2col(xpad_b) + bias ------------------------------
-void conv2d_forward(Node& n, const float* x, const float* weight, const float* bias) {
-    const Geom g = geom_of(n);
+void forward(float* y, const float* x, const float* weight, const float* bias, const ConvGeom& g, ConvWork& work) {
     const int K = g.K(), OHW = g.OHW(), T = omp_get_max_threads();
-    n.aux[0].resize(Shape{g.N, g.C, g.Hp(), g.Wp()});
+    work.xpad.resize((size_t)g.N * g.in_plane());
     const bool direct = direct_conv(g);
-    if (direct) {  // aux[1]: the transposed weights (K,OC) instead of per-thread columns
-        n.aux[1].resize(Shape{K, g.OC});
-        transpose_weights(n.aux[1].data(), weight, g);
+    if (direct) {  // the transposed weights (K,OC) instead of per-thread columns
+        work.wt.resize((size_t)K * g.OC);
+        transpose_weights(work.wt.data(), weight, g);
     } else {
-        n.aux[1].resize(Shape{T, K, OHW});
+        work.cols.resize((size_t)T * K * OHW);
     }
-    float* xpad = n.aux[0].data();
-    float* y = n.out.data();
+    float* xpad = work.xpad.data();
 #pragma omp parallel num_threads(T)
     {
-        float* cols = direct ? nullptr : n.aux[1].data() + (long)omp_get_thread_num() * K * OHW;
+        float* cols = direct ? nullptr : work.cols.data() + (long)omp_get_thread_num() * K * OHW;
         // Examples are handed out two at a time as threads come free: one thread slowed
         // down (the cores are shared) does not hold up the other, and as each example's
         // output is its own, the numbers do not depend on who computed what.
@@ -243,7 +234,7 @@ void conv2d_forward(Node& n, const float* x, const float* weight, const float* b
             float* yb = y + (long)b * g.OC * OHW;
             pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
             if (direct) {
-                conv_direct_example(yb, xp, n.aux[1].data(), bias, false, g);
+                conv_direct_example(yb, xp, work.wt.data(), bias, false, g);
                 continue;
             }
             im2col(cols, xp, g);
@@ -258,16 +249,16 @@ void conv2d_forward(Node& n, const float* x, const float* weight, const float* b
 // dx[c][h][w] = sum_{o,kh,kw} W[o][c][kh][kw] dy[o][h+P-kh][w+P-kw]: a stride-1
 // convolution of dy, padded by Q = K-1-P, with the flipped weights
 // Wf[c][o][kh][kw] = W[o][c][K-1-kh][K-1-kw]. Its output has dx's shape.
-Geom input_grad_geom(const Geom& g) {
-    return Geom{g.N, g.OC, g.OH(), g.OW(), g.C, g.KH, g.KW, 1, g.KH - 1 - g.P};
+ConvGeom input_grad_geom(const ConvGeom& g) {
+    return ConvGeom{g.N, g.OC, g.OH(), g.OW(), g.C, g.KH, g.KW, 1, g.KH - 1 - g.P};
 }
 
-bool direct_input_grad(const Geom& g) {
+bool direct_input_grad(const ConvGeom& g) {
     return g.S == 1 && g.KH == g.KW && g.P <= g.KH - 1 && direct_conv(input_grad_geom(g));
 }
 
 // wft (OC*KH*KW, C): the flipped weights transposed, wft[(o,kh,kw)][c] = W[o][c][KH-1-kh][KW-1-kw]
-void flip_weights(float* wft, const float* weight, const Geom& g) {
+void flip_weights(float* wft, const float* weight, const ConvGeom& g) {
     for (int o = 0; o < g.OC; ++o)
         for (int c = 0; c < g.C; ++c)
             for (int kh = 0; kh < g.KH; ++kh)
@@ -276,25 +267,27 @@ void flip_weights(float* wft, const float* weight, const Geom& g) {
                         weight[(((long)o * g.C + c) * g.KH + g.KH - 1 - kh) * g.KW + g.KW - 1 - kw];
 }
 
-// Per-thread backward workspace. aux[2] holds, per thread, the partial sums
+// Per-thread backward workspace. work.partials holds, per thread, the partial sums
 // dW^T (K*OC) | db (OC) | and with statistics sq_W^T (K*OC) | sq_b (OC) | g_W^T (K*OC) | g_b (OC).
 // The weight parts are transposed, (K,OC): see weight_grad_example.
-// aux[3] holds, per thread, dcols (K*OHW) | dxpad (C*Hp*Wp); or, with the direct
+// work.dx_work holds, per thread, dcols (K*OHW) | dxpad (C*Hp*Wp); or, with the direct
 // input gradient, wft (OC*KH*KW, C) once, then per thread a padded dy (input_grad_geom's in_plane).
 struct Workspace {
-    long wsize, stride;  // OC*K + OC, floats per thread in aux[2]
-    float* part(Node& n, int tid) const { return n.aux[2].data() + tid * stride; }
+    long wsize, stride;  // OC*K + OC, floats per thread in partials
+    long dx_stride;      // floats per thread in dx_work (im2col path)
+    float* part(ConvWork& w, int tid) const { return w.partials.data() + tid * stride; }
 };
 
-Workspace make_workspace(Node& n, const Geom& g, int T, bool stats, bool need_dx) {
+Workspace make_workspace(ConvWork& work, const ConvGeom& g, int T, bool stats, bool need_dx) {
     Workspace ws;
     ws.wsize = (long)g.OC * g.K() + g.OC;
     ws.stride = ws.wsize * (stats ? 3 : 1);
-    n.aux[2].resize(Shape{T, (int)ws.stride});
+    ws.dx_stride = (long)g.K() * g.OHW() + g.in_plane();
+    work.partials.resize((size_t)T * ws.stride);
     if (need_dx && direct_input_grad(g))
-        n.aux[3].resize(Shape{(int)((long)g.K() * g.OC + T * input_grad_geom(g).in_plane())});
+        work.dx_work.resize((size_t)((long)g.K() * g.OC + T * input_grad_geom(g).in_plane()));
     else if (need_dx)
-        n.aux[3].resize(Shape{T, (int)((long)g.K() * g.OHW() + g.in_plane())});
+        work.dx_work.resize((size_t)T * ws.dx_stride);
     return ws;
 }
 
@@ -326,7 +319,8 @@ float add_and_square(float* gsum, float* gsq, const float* g, long size) {
 // dwt (K,OC) = beta dwt + the weight gradient of one example, transposed.
 // With the direct kernel, cols is scratch for dy transposed; otherwise it holds
 // im2col of the example (K,OHW). xpad (C,Hp,Wp), dy (OC,OHW).
-void weight_grad_transposed(float* dwt, float beta, const float* xpad, float* cols, const float* dy, const Geom& g) {
+void weight_grad_transposed(float* dwt, float beta, const float* xpad, float* cols, const float* dy,
+                            const ConvGeom& g) {
     const int K = g.K(), OHW = g.OHW(), OC = g.OC;
     if (!direct_weight_grad(g)) {
         sgemm(false, true, K, OC, OHW, 1.0f, cols, OHW, dy, OHW, beta, dwt, OC);
@@ -341,7 +335,7 @@ void weight_grad_transposed(float* dwt, float beta, const float* xpad, float* co
 // weight_grad_transposed for xpad and cols). Returns ||contribution||^2 when
 // statistics are on (the caller scales it by s^2).
 float weight_grad_example(float* part, const Workspace& ws, const float* xpad, float* cols, const float* dy,
-                          const Geom& g, bool has_bias, bool stats) {
+                          const ConvGeom& g, bool has_bias, bool stats) {
     const int K = g.K(), OHW = g.OHW(), OC = g.OC;
     if (!stats) {
         weight_grad_transposed(part, 1.0f, xpad, cols, dy, g);
@@ -357,7 +351,7 @@ float weight_grad_example(float* part, const Workspace& ws, const float* xpad, f
 }
 
 // Input gradient of one example: dx_b (C,H,W) += col2im(W^T dy_b)  (= when `assign`).
-void input_grad_example(float* dx, float* scratch, const float* weight, const float* dy, const Geom& g,
+void input_grad_example(float* dx, float* scratch, const float* weight, const float* dy, const ConvGeom& g,
                         bool assign) {
     float* dcols = scratch;
     float* dxpad = scratch + (long)g.K() * g.OHW();
@@ -373,57 +367,38 @@ void add_transposed(float* dst, const float* src, int R, int C, float scale) {
         for (int r = 0; r < R; ++r) dst[(long)c * R + r] += scale * src[(long)r * C + c];
 }
 
-// Adds the threads' partials in thread order: W.grad, b.grad and (with statistics)
-// grad_sq += (s^2/B) sum_b g_b^2. Weight partials are (K,OC): transposed back here.
-void reduce_partials(Node& n, const Workspace& ws, int nt, const Geom& g, bool stats, float sq_scale) {
-    Parameter* W = n.params[0];
-    Parameter* bias = n.params[1];
+// Adds the threads' partials in thread order: dw, db and (with statistics)
+// dw_sq += sq_scale sum_b c_b^2. Weight partials are (K,OC): transposed back here.
+void reduce_partials(const ConvGrads& d, ConvWork& work, const Workspace& ws, int nt, const ConvGeom& g) {
     const long wn = (long)g.OC * g.K();
     for (int tid = 0; tid < nt; ++tid) {
-        const float* part = ws.part(n, tid);
-        add_transposed(W->grad.data(), part, g.K(), g.OC, 1.0f);
-        if (bias)
-            for (int o = 0; o < g.OC; ++o) bias->grad[o] += part[wn + o];
-        if (!stats) continue;
+        const float* part = ws.part(work, tid);
+        add_transposed(d.dw, part, g.K(), g.OC, 1.0f);
+        if (d.db)
+            for (int o = 0; o < g.OC; ++o) d.db[o] += part[wn + o];
+        if (!d.dw_sq) continue;
         const float* sq = part + ws.wsize;
-        add_transposed(W->grad_sq.data(), sq, g.K(), g.OC, sq_scale);
-        if (bias)
-            for (int o = 0; o < g.OC; ++o) bias->grad_sq[o] += sq_scale * sq[wn + o];
+        add_transposed(d.dw_sq, sq, g.K(), g.OC, d.sq_scale);
+        if (d.db)
+            for (int o = 0; o < g.OC; ++o) d.db_sq[o] += d.sq_scale * sq[wn + o];
     }
 }
 
-void begin_conv_statistics(Tape& t, Node& n, const Geom& g) {
-    if (g.N != t.stats_batch())
-        throw std::invalid_argument("statistics: conv2d sees " + std::to_string(g.N) +
-                                    " examples but the loss has " + std::to_string(t.stats_batch()) +
-                                    "; per-example statistics need one row per example");
-    t.begin_param_stats(*n.params[0], "conv2d");
-    if (n.params[1]) t.begin_param_stats(*n.params[1], "conv2d");
-}
-
-// The backward of conv2d and of conv2d_relu_max_pool2d; they differ only in where
-// each example's dy (OC,OH,OW) comes from: dy_of(b, tid) returns it (thread tid
-// may build it in its own scratch).
+// The backward of conv2d and of the fused op; they differ only in where each
+// example's dy (OC,OH,OW) comes from: dy_of(b, tid) returns it (thread tid may
+// build it in its own scratch).
 template <class DyOf>
-void conv2d_backward_with(Tape& t, Node& n, DyOf dy_of) {
-    const Geom g = geom_of(n);
+void backward_with(const ConvGrads& d, const float* weight, const ConvGeom& g, ConvWork& work, DyOf dy_of) {
     const int T = omp_get_max_threads(), K = g.K(), OHW = g.OHW();
-    const bool stats = t.statistics();
-    const bool need_dx = t.node(n.in[0]).needs_grad;
-    const bool has_bias = n.params[1] != nullptr;
-    if (stats) begin_conv_statistics(t, n, g);
-    const Workspace ws = make_workspace(n, g, T, stats, need_dx);
-    // aux[1], per thread: im2col's columns (K,OHW), or for the direct kernel dy transposed (OHW,OC)
+    const bool stats = d.dw_sq != nullptr;
+    const bool need_dx = d.dx != nullptr;
+    const Workspace ws = make_workspace(work, g, T, stats, need_dx);
+    // cols, per thread: im2col's columns (K,OHW), or for the direct kernel dy transposed (OHW,OC)
     const int rows = direct_weight_grad(g) ? g.OC : K;
-    n.aux[1].resize(Shape{T, rows, OHW});
-    bool assign_dx = false;  // first write of dx: every element is assigned, no zeroing
-    float* dx = need_dx ? t.grad_write(n.in[0], assign_dx).data() : nullptr;
-    const float* weight = n.params[0]->value.data();
-    const float s2 = t.stats_scale() * t.stats_scale();
-    float* sqnorm = stats ? t.per_example_sqnorm() : nullptr;
+    work.cols.resize((size_t)T * rows * OHW);
     const bool direct_dx = need_dx && direct_input_grad(g);
-    const Geom gi = input_grad_geom(g);
-    if (direct_dx) flip_weights(n.aux[3].data(), weight, g);
+    const ConvGeom gi = input_grad_geom(g);
+    if (direct_dx) flip_weights(work.dx_work.data(), weight, g);
     int used = 1;
 #pragma omp parallel num_threads(T)
     {
@@ -431,201 +406,89 @@ void conv2d_backward_with(Tape& t, Node& n, DyOf dy_of) {
         if (tid == 0) used = nt;
         int first, last;
         thread_range(g.N, tid, nt, first, last);
-        float* part = ws.part(n, tid);
-        float* cols = n.aux[1].data() + (long)tid * rows * OHW;
+        float* part = ws.part(work, tid);
+        float* cols = work.cols.data() + (long)tid * rows * OHW;
         std::fill(part, part + ws.stride, 0.0f);
         for (int b = first; b < last; ++b) {
             const float* dyb = dy_of(b, tid);
-            const float* xpad = n.aux[0].data() + b * g.in_plane();
+            const float* xpad = work.xpad.data() + b * g.in_plane();
             if (!direct_weight_grad(g)) im2col(cols, xpad, g);
-            const float norm = weight_grad_example(part, ws, xpad, cols, dyb, g, has_bias, stats);
-            if (stats) sqnorm[b] += s2 * norm;
-            float* dxb = dx + (long)b * g.C * g.H * g.W;
+            const float norm = weight_grad_example(part, ws, xpad, cols, dyb, g, d.db != nullptr, stats);
+            if (stats) d.sqnorm[b] += d.norm_scale * norm;
+            float* dxb = d.dx + (long)b * g.C * g.H * g.W;
             if (direct_dx) {
-                float* dypad = n.aux[3].data() + (long)K * g.OC + tid * gi.in_plane();
+                float* dypad = work.dx_work.data() + (long)K * g.OC + tid * gi.in_plane();
                 pad_example(dypad, dyb, gi);
-                conv_direct_example(dxb, dypad, n.aux[3].data(), nullptr, !assign_dx, gi);
+                conv_direct_example(dxb, dypad, work.dx_work.data(), nullptr, !d.dx_assign, gi);
             } else if (need_dx) {
-                input_grad_example(dxb, n.aux[3].data() + tid * n.aux[3].dim(1), weight, dyb, g, assign_dx);
+                input_grad_example(dxb, work.dx_work.data() + tid * ws.dx_stride, weight, dyb, g, d.dx_assign);
             }
         }
     }
-    reduce_partials(n, ws, used, g, stats, s2 / static_cast<float>(g.N));
-}
-
-void conv2d_backward(Tape& t, Node& n) {
-    const float* dy = n.grad->data();
-    const long size = (long)n.out.dim(1) * n.out.dim(2) * n.out.dim(3);
-    conv2d_backward_with(t, n, [=](int b, int) { return dy + b * size; });
-}
-
-// ---- conv2d, ReLU and max pooling as one op -------------------------------------------------
-// Each thread convolves one example into its scratch aux[4] (OC,OH,OW), which stays
-// in cache, and pools it from there: the full-size convolution output is never
-// written to memory nor read back (cnn's first layer: 3.2 MB a batch). Backward
-// unpools each example's gradient into the same scratch and runs conv2d's backward
-// from it. iarg[9], iarg[10]: the pool's kernel and stride; ints: relu_max_pool2d's argmax.
-struct PoolArgs {
-    int K, S, PH, PW;
-};
-
-PoolArgs pool_args(const Node& n) {
-    const Geom g = geom_of(n);
-    const int K = n.iarg[9], S = n.iarg[10];
-    return PoolArgs{K, S, (g.OH() - K) / S + 1, (g.OW() - K) / S + 1};
-}
-
-void conv_pool_forward(Node& n, const float* x, const float* weight, const float* bias) {
-    const Geom g = geom_of(n);
-    const PoolArgs p = pool_args(n);
-    const int T = omp_get_max_threads(), OHW = g.OHW(), PHW = p.PH * p.PW;
-    n.aux[0].resize(Shape{g.N, g.C, g.Hp(), g.Wp()});
-    n.aux[1].resize(Shape{g.K(), g.OC});
-    transpose_weights(n.aux[1].data(), weight, g);
-    n.aux[4].resize(Shape{T, g.OC * OHW});
-    n.ints.resize(n.out.size());
-#pragma omp parallel num_threads(T)
-    {
-        float* ys = n.aux[4].data() + (long)omp_get_thread_num() * g.OC * OHW;
-#pragma omp for schedule(dynamic, 2) nowait  // see conv2d_forward
-        for (int b = 0; b < g.N; ++b) {
-            float* xp = n.aux[0].data() + b * g.in_plane();
-            pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
-            conv_direct_example(ys, xp, n.aux[1].data(), bias, false, g);
-            const long out = (long)b * g.OC * PHW;
-            for (int o = 0; o < g.OC; ++o)
-                relu_max_pool_plane(n.out.data() + out + o * PHW, n.ints.data() + out + o * PHW, ys + (long)o * OHW,
-                                    g.OH(), g.OW(), p.K, p.S);
-        }
-    }
-}
-
-void conv_pool_backward(Tape& t, Node& n) {
-    const Geom g = geom_of(n);
-    const PoolArgs p = pool_args(n);
-    const int OHW = g.OHW(), PHW = p.PH * p.PW;
-    n.aux[4].resize(Shape{omp_get_max_threads(), g.OC * OHW});
-    const float* dpool = n.grad->data();
-    const int* argmax = n.ints.data();
-    float* scratch = n.aux[4].data();
-    conv2d_backward_with(t, n, [=](int b, int tid) {
-        float* dy = scratch + (long)tid * g.OC * OHW;
-        const long in = (long)b * g.OC * PHW;
-        for (int o = 0; o < g.OC; ++o)
-            max_unpool_plane(dy + (long)o * OHW, dpool + in + o * PHW, argmax + in + o * PHW, g.OH(), g.OW(), p.K, p.S);
-        return static_cast<const float*>(dy);
-    });
-}
-
-void check_conv_args(const Shape& sx, const Parameter& weight, const Parameter* bias, int stride, int padding) {
-    const Shape& sw = weight.value.shape();
-    if (sw.rank != 4)
-        throw std::invalid_argument("conv2d: weight '" + weight.name + "' has shape " + sw.str() +
-                                    "; expected (OC, C, KH, KW)");
-    if (sx.rank != 4 || sx[1] != sw[1])
-        throw std::invalid_argument("conv2d: input " + sx.str() + " does not fit weight '" + weight.name +
-                                    "' " + sw.str() + "; expected (N, " + std::to_string(sw[1]) + ", H, W)");
-    if (stride < 1 || padding < 0)
-        throw std::invalid_argument("conv2d: stride " + std::to_string(stride) + " and padding " +
-                                    std::to_string(padding) + " must be >= 1 and >= 0");
-    if (sx[2] + 2 * padding < sw[2] || sx[3] + 2 * padding < sw[3])
-        throw std::invalid_argument("conv2d: input " + sx.str() + " with padding " + std::to_string(padding) +
-                                    " is smaller than the kernel of weight " + sw.str());
-    if (bias && (bias->value.rank() != 1 || bias->value.dim(0) != sw[0]))
-        throw std::invalid_argument("conv2d: bias '" + bias->name + "' has shape " +
-                                    bias->value.shape().str() + "; expected (" + std::to_string(sw[0]) + ")");
-}
-
-// Checks the arguments and returns the geometry of conv2d(x, weight, bias, stride, padding).
-Geom conv_geom(const Tape& t, Var x, const Parameter& weight, const Parameter* bias, int stride, int padding) {
-    const Shape sx = t.shape(x);
-    check_conv_args(sx, weight, bias, stride, padding);
-    const Shape& sw = weight.value.shape();
-    return Geom{sx[0], sx[1], sx[2], sx[3], sw[0], sw[2], sw[3], stride, padding};
-}
-
-// Records a node that owns weight and bias, with the geometry in iarg[0..8].
-Node& record_conv(Tape& t, const char* op, const Shape& out, Var x, Parameter& weight, Parameter* bias,
-                  const Geom& g, BackwardFn backward) {
-    Node& n = t.record(op, out, {x}, backward, /*owns_params=*/true);
-    const int args[9] = {g.N, g.C, g.H, g.W, g.OC, g.KH, g.KW, g.S, g.P};
-    std::copy(args, args + 9, n.iarg);
-    n.params[0] = &weight;
-    n.params[1] = bias;
-    weight.ensure_grad();
-    if (bias) bias->ensure_grad();
-    return n;
+    reduce_partials(d, work, ws, used, g);
 }
 
 }  // namespace
 
-Var conv2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int padding) {
-    const Geom g = conv_geom(t, x, weight, bias, stride, padding);
-    Node& n = record_conv(t, "conv2d", Shape{g.N, g.OC, g.OH(), g.OW()}, x, weight, bias, g, conv2d_backward);
-    conv2d_forward(n, t.value(x).data(), weight.value.data(), bias ? bias->value.data() : nullptr);
-    return Var{t.size() - 1};
+bool conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvGeom& g, ConvWork& work) {
+    if (!enabled()) return false;
+    forward(y, x, w, b, g, work);
+    return true;
 }
 
-Var conv2d_relu_max_pool2d(Tape& t, Var x, Parameter& weight, Parameter* bias, int stride, int padding,
-                           int pool_kernel, int pool_stride) {
-    const Geom g = conv_geom(t, x, weight, bias, stride, padding);
-    const bool pool_fits = pool_kernel >= 1 && pool_stride >= 1 && g.OH() >= pool_kernel && g.OW() >= pool_kernel;
-    if (!direct_conv(g) || !pool_fits)  // the separate ops (which also explain a bad pool)
-        return relu_max_pool2d(t, conv2d(t, x, weight, bias, stride, padding), pool_kernel, pool_stride);
-    const Shape out{g.N, g.OC, (g.OH() - pool_kernel) / pool_stride + 1, (g.OW() - pool_kernel) / pool_stride + 1};
-    Node& n = record_conv(t, "conv2d_relu_max_pool2d", out, x, weight, bias, g, conv_pool_backward);
-    n.iarg[9] = pool_kernel;
-    n.iarg[10] = pool_stride;
-    conv_pool_forward(n, t.value(x).data(), weight.value.data(), bias ? bias->value.data() : nullptr);
-    return Var{t.size() - 1};
+void conv2d_backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeom& g, ConvWork& work) {
+    const long size = (long)g.OC * g.OHW();
+    backward_with(d, w, g, work, [=](int b, int) { return dy + b * size; });
 }
 
-// ---- reference kernels: direct convolution ------------------------------------------------
-
-// out (N,OC,OH,OW), inp (N,C,H,W), weight (OC,C,KH,KW), bias (OC) or nullptr
-void conv2d_forward_naive(float* out, const float* inp, const float* weight, const float* bias,
-                          int N, int C, int H, int W, int OC, int KH, int KW, int stride, int padding) {
-    const int OH = (H + 2 * padding - KH) / stride + 1, OW = (W + 2 * padding - KW) / stride + 1;
-    for (int b = 0; b < N; ++b)
-        for (int o = 0; o < OC; ++o)
-            for (int oh = 0; oh < OH; ++oh)
-                for (int ow = 0; ow < OW; ++ow) {
-                    double acc = bias ? bias[o] : 0.0;
-                    for (int c = 0; c < C; ++c)
-                        for (int kh = 0; kh < KH; ++kh)
-                            for (int kw = 0; kw < KW; ++kw) {
-                                const int h = oh * stride + kh - padding, w = ow * stride + kw - padding;
-                                if (h < 0 || h >= H || w < 0 || w >= W) continue;
-                                acc += (double)inp[((b * C + c) * H + h) * W + w] *
-                                       weight[((o * C + c) * KH + kh) * KW + kw];
-                            }
-                    out[((b * OC + o) * OH + oh) * OW + ow] = (float)acc;
-                }
+// ---- conv2d, ReLU and max pooling as one op -------------------------------------------------
+// Each thread convolves one example into its scratch (OC,OH,OW), which stays in
+// cache, and pools it from there: the full-size convolution output is never
+// written to memory nor read back (cnn's first layer: 3.2 MB a batch). Backward
+// unpools each example's gradient into the same scratch and runs conv2d's backward
+// from it. Only with the direct kernel (elsewhere the op records conv2d and
+// relu_max_pool2d instead).
+bool conv2d_relu_max_pool2d_applies(const ConvGeom& g, int pk, int ps) {
+    const bool pool_fits = pk >= 1 && ps >= 1 && g.OH() >= pk && g.OW() >= pk;
+    return enabled() && direct_conv(g) && pool_fits;
 }
 
-// dinp (N,C,H,W), dweight (OC,C,KH,KW), dbias (OC) or nullptr: all +=;
-// dout (N,OC,OH,OW), inp (N,C,H,W), weight (OC,C,KH,KW)
-void conv2d_backward_naive(float* dinp, float* dweight, float* dbias, const float* dout,
-                           const float* inp, const float* weight, int N, int C, int H, int W,
-                           int OC, int KH, int KW, int stride, int padding) {
-    const int OH = (H + 2 * padding - KH) / stride + 1, OW = (W + 2 * padding - KW) / stride + 1;
-    for (int b = 0; b < N; ++b)
-        for (int o = 0; o < OC; ++o)
-            for (int oh = 0; oh < OH; ++oh)
-                for (int ow = 0; ow < OW; ++ow) {
-                    const float d = dout[((b * OC + o) * OH + oh) * OW + ow];
-                    if (dbias) dbias[o] += d;
-                    for (int c = 0; c < C; ++c)
-                        for (int kh = 0; kh < KH; ++kh)
-                            for (int kw = 0; kw < KW; ++kw) {
-                                const int h = oh * stride + kh - padding, w = ow * stride + kw - padding;
-                                if (h < 0 || h >= H || w < 0 || w >= W) continue;
-                                const int xi = ((b * C + c) * H + h) * W + w;
-                                const int wi = ((o * C + c) * KH + kh) * KW + kw;
-                                dinp[xi] += d * weight[wi];
-                                dweight[wi] += d * inp[xi];
-                            }
-                }
+void conv2d_relu_max_pool2d_forward(float* y, int* argmax, const float* x, const float* weight, const float* bias,
+                                    const ConvGeom& g, int pk, int ps, ConvWork& work) {
+    const PoolGeom plane = pool_geom(1, g.OH(), g.OW(), pk, ps);
+    const int T = omp_get_max_threads(), OHW = g.OHW(), PHW = plane.OH * plane.OW;
+    work.xpad.resize((size_t)g.N * g.in_plane());
+    work.wt.resize((size_t)g.K() * g.OC);
+    transpose_weights(work.wt.data(), weight, g);
+    work.scratch.resize((size_t)T * g.OC * OHW);
+#pragma omp parallel num_threads(T)
+    {
+        float* ys = work.scratch.data() + (long)omp_get_thread_num() * g.OC * OHW;
+#pragma omp for schedule(dynamic, 2) nowait  // see forward()
+        for (int b = 0; b < g.N; ++b) {
+            float* xp = work.xpad.data() + b * g.in_plane();
+            pad_example(xp, x + (long)b * g.C * g.H * g.W, g);
+            conv_direct_example(ys, xp, work.wt.data(), bias, false, g);
+            const long out = (long)b * g.OC * PHW;
+            for (int o = 0; o < g.OC; ++o)
+                relu_max_pool_plane(y + out + o * PHW, argmax + out + o * PHW, ys + (long)o * OHW, plane);
+        }
+    }
 }
 
-}  // namespace dl
+void conv2d_relu_max_pool2d_backward(const ConvGrads& d, const float* dpool, const int* argmax, const float* weight,
+                                     const ConvGeom& g, int pk, int ps, ConvWork& work) {
+    const PoolGeom plane = pool_geom(1, g.OH(), g.OW(), pk, ps);
+    const int OHW = g.OHW(), PHW = plane.OH * plane.OW;
+    work.scratch.resize((size_t)omp_get_max_threads() * g.OC * OHW);
+    float* scratch = work.scratch.data();
+    backward_with(d, weight, g, work, [=](int b, int tid) {
+        float* dy = scratch + (long)tid * g.OC * OHW;
+        const long in = (long)b * g.OC * PHW;
+        for (int o = 0; o < g.OC; ++o)
+            max_unpool_plane(dy + (long)o * OHW, dpool + in + o * PHW, argmax + in + o * PHW, plane);
+        return static_cast<const float*>(dy);
+    });
+}
+
+}  // namespace dl::fast

@@ -1,13 +1,13 @@
-// Direct AVX-512 convolution kernels; see core/conv_direct.h for what each computes.
+// Direct AVX-512 convolution kernels; see core/fast/conv_direct.h for what each computes.
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
 
 #include <algorithm>
 
-#include "core/conv_direct.h"
+#include "core/fast/conv_direct.h"
 
-namespace dl {
+namespace dl::fast {
 
 // ---- direct convolution (stride 1, AVX-512) ----------------------------------------------
 // For these small layers OpenBLAS reaches 60-75 GFLOP/s per core on the per-example
@@ -17,7 +17,7 @@ namespace dl {
 // rows and 8 broadcast weights: 24 FMAs for 11 loads. It serves forward and,
 // through the flipped weights, the input gradient.
 #ifdef __AVX512F__
-bool direct_conv(const Geom& g) { return g.S == 1 && g.OC % 8 == 0; }
+bool direct_conv(const ConvGeom& g) { return g.S == 1 && g.OC % 8 == 0; }
 
 namespace {
 
@@ -71,7 +71,7 @@ inline void fma_rx8(Acc8& a, Acc8& b, Acc8& c, const float* w, __m512 u, __m512 
 // never touched). The row count is a template argument so that a short last tile
 // (14 rows = 3+3+3+3+2) does no work for rows it does not have.
 template <int R>
-void direct_tile(float* y, const float* xpad, const float* wt, const float* bias, bool add, const Geom& g,
+void direct_tile(float* y, const float* xpad, const float* wt, const float* bias, bool add, const ConvGeom& g,
                  int oh, int ow, __mmask16 m, int o0) {
     const int OH = g.OH(), OW = g.OW(), Wp = g.Wp(), plane = g.Hp() * g.Wp();
     const long stride = (long)OH * OW;  // between channels of y
@@ -101,7 +101,7 @@ void direct_tile(float* y, const float* xpad, const float* wt, const float* bias
 
 // y (OC,OH,OW) = bias + conv(xpad), or y += conv(xpad) when `add`.
 // xpad (C,Hp,Wp) padded input; wt (K,OC) the weights transposed (K = C*KH*KW); bias (OC) or nullptr.
-void conv_direct_example(float* y, const float* xpad, const float* wt, const float* bias, bool add, const Geom& g) {
+void conv_direct_example(float* y, const float* xpad, const float* wt, const float* bias, bool add, const ConvGeom& g) {
     const int OH = g.OH(), OW = g.OW();
     for (int ow = 0; ow < OW; ow += 16) {
         const __mmask16 m = OW - ow >= 16 ? (__mmask16)0xFFFF : tail_mask(OW - ow);
@@ -114,8 +114,8 @@ void conv_direct_example(float* y, const float* xpad, const float* wt, const flo
     }
 }
 #else
-bool direct_conv(const Geom&) { return false; }
-void conv_direct_example(float*, const float*, const float*, const float*, bool, const Geom&) {}
+bool direct_conv(const ConvGeom&) { return false; }
+void conv_direct_example(float*, const float*, const float*, const float*, bool, const ConvGeom&) {}
 #endif
 
 // ---- weight gradient, direct (stride 1, 16, 32 or 64 channels) ---------------------------------
@@ -136,7 +136,7 @@ namespace {
 
 template <int V, int RH, int KW>
 struct WgradShape {
-    static bool fits(const Geom& g) { return g.OC == 16 * V && g.KW == KW && (g.C * g.KH) % RH == 0; }
+    static bool fits(const ConvGeom& g) { return g.OC == 16 * V && g.KW == KW && (g.C * g.KH) % RH == 0; }
 };
 using Wgrad32x5 = WgradShape<2, 2, 5>;
 using Wgrad32x3 = WgradShape<2, 3, 3>;
@@ -148,7 +148,7 @@ using Wgrad64x3 = WgradShape<4, 2, 3>;
 // positions in scalar registers and spill most of them: measured slower here.
 template <int V, int RH, int KW>
 __attribute__((optimize("no-predictive-commoning"))) void weight_grad_tile(float* dwt, const float* xpad,
-                                                                           const float* dyt, const Geom& g, int r0) {
+                                                                           const float* dyt, const ConvGeom& g, int r0) {
     const int OH = g.OH(), OW = g.OW(), Wp = g.Wp();
     const float* rows[RH];  // the input row of each kernel row (c,kh) at oh = 0
 #pragma GCC unroll 8
@@ -191,26 +191,26 @@ __attribute__((optimize("no-predictive-commoning"))) void weight_grad_tile(float
 }
 
 template <int V, int RH, int KW>
-void weight_grad_tiles(float* dwt, const float* xpad, const float* dyt, const Geom& g) {
+void weight_grad_tiles(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
     for (int r0 = 0; r0 < g.C * g.KH; r0 += RH) weight_grad_tile<V, RH, KW>(dwt, xpad, dyt, g, r0);
 }
 
 }  // namespace
 
-bool direct_weight_grad(const Geom& g) {
+bool direct_weight_grad(const ConvGeom& g) {
     return g.S == 1 && (Wgrad32x5::fits(g) || Wgrad32x3::fits(g) || Wgrad16x5::fits(g) || Wgrad64x3::fits(g));
 }
 
 // dwt (K,OC) += the weight gradient of one example; xpad (C,Hp,Wp), dyt (OHW,OC).
-void weight_grad_direct(float* dwt, const float* xpad, const float* dyt, const Geom& g) {
+void weight_grad_direct(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
     if (Wgrad32x5::fits(g)) weight_grad_tiles<2, 2, 5>(dwt, xpad, dyt, g);
     else if (Wgrad32x3::fits(g)) weight_grad_tiles<2, 3, 3>(dwt, xpad, dyt, g);
     else if (Wgrad16x5::fits(g)) weight_grad_tiles<1, 5, 5>(dwt, xpad, dyt, g);
     else if (Wgrad64x3::fits(g)) weight_grad_tiles<4, 2, 3>(dwt, xpad, dyt, g);
 }
 #else
-bool direct_weight_grad(const Geom&) { return false; }
-void weight_grad_direct(float*, const float*, const float*, const Geom&) {}
+bool direct_weight_grad(const ConvGeom&) { return false; }
+void weight_grad_direct(float*, const float*, const float*, const ConvGeom&) {}
 #endif
 
-}  // namespace dl
+}  // namespace dl::fast
