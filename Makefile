@@ -19,11 +19,11 @@ MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI -DOMPI_SKIP_MPICXX
 MPI_LIBS   := $(shell mpicxx --showme:link)
 endif
 
-# The library (build/libdl.a) is core, layers, optim and data: what a program of
-# your own links. The training loop with its reports and MPI (apps/common) and the
+# The library (build/libdl.a) is core, layers, optim, data and onnx: what a program
+# of your own links. The training loop with its reports and MPI (apps/common) and the
 # lecture's experiments (apps/lecture) are parts of their own, linked only by the
 # programs that use them.
-LIB_SRC     := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp)
+LIB_SRC     := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp onnx/*.cpp)
 TRAIN_SRC   := $(wildcard apps/common/*.cpp)
 LECTURE_SRC := $(wildcard apps/lecture/*.cpp)
 STUDY_SRC   := $(wildcard apps/study/*.cpp)

@@ -4,6 +4,8 @@
 //   build/predict runs/x/best.ckpt --data                   accuracy + confusion matrix on
 //                                                           the Fashion-MNIST test set
 //   build/predict --ensemble s1.ckpt s2.ckpt s3.ckpt --data DIR   average of their probabilities
+//   build/predict runs/x/best.ckpt --logits shirt.png       the model's raw outputs (to compare
+//                                                           with another runtime, e.g. build/export's)
 //
 // Images of any size, colour or grey, are converted and resized like the
 // training data (channels and size from the checkpoint), then normalised with
@@ -81,6 +83,26 @@ Tensor probabilities(std::vector<Member>& ms, const uint8_t* images, int n, Tape
     return avg;
 }
 
+// One line per image: its path and the model's outputs (logits), every digit of each float.
+void print_logits(Member& m, const std::vector<std::string>& paths) {
+    const ModelSpec& s = m.task.spec;
+    const std::vector<float> table = normalization_table(m.task.norm, s.channels);
+    Tensor x(Shape{1, s.channels, s.height, s.width});
+    Augmentation none;
+    std::mt19937 rng(0);
+    Tape tape;
+    NoGrad ng(tape);
+    for (const std::string& path : paths) {
+        const std::vector<uint8_t> img = load_image(path, s.channels, s.height, s.width);
+        make_example(x.data(), img.data(), s.channels, s.height, s.width, table.data(), none, rng);
+        tape.reset();
+        const Tensor& out = tape.value(m.model->forward(tape, tape.input(x)));
+        std::printf("%s:", path.c_str());
+        for (size_t k = 0; k < out.size(); ++k) std::printf(" %.9g", out[k]);
+        std::printf("\n");
+    }
+}
+
 void classify_images(std::vector<Member>& ms, const std::vector<std::string>& paths, int top) {
     const ModelSpec& s = ms[0].task.spec;
     Tape tape;
@@ -151,12 +173,14 @@ int main(int argc, char** argv) {
     std::vector<std::string> inputs, ensemble;
     std::string data;
     int top = 3, threads = 2;
+    bool logits = false;
     app.add_option("inputs", inputs, "CHECKPOINT IMAGE... (or only IMAGE... with --ensemble)");
     app.add_option("--ensemble", ensemble, "several checkpoints whose probabilities are averaged")->expected(1, -1);
     app.add_option("--data", data, "evaluate the test set of this IDX directory (no value: the Fashion-MNIST package)")
         ->expected(0, 1);
     app.add_option("--top", top, "classes shown per image")->capture_default_str()->check(CLI::Range(1, 1000));
     app.add_option("--threads", threads, "threads")->capture_default_str()->check(CLI::Range(1, 256));
+    app.add_flag("--logits", logits, "print each image's logits (the model's raw outputs) instead of its top classes");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -182,6 +206,12 @@ int main(int argc, char** argv) {
         std::vector<Member> members;
         for (const std::string& path : ensemble) members.push_back(load_member(path));
         check_same_task(members);
+        if (logits) {
+            if (members.size() > 1 || eval_set || inputs.empty())
+                throw std::invalid_argument("--logits takes one checkpoint and image files");
+            print_logits(members[0], inputs);
+            return 0;
+        }
         if (!inputs.empty()) classify_images(members, inputs, top);
         if (eval_set) evaluate_set(members, data.empty() ? default_data_dir() : data);
         return 0;

@@ -31,6 +31,12 @@ public:
         f("running_var", running_var_.value);
     }
 
+    Parameter& gamma() { return gamma_; }
+    Parameter& beta() { return beta_; }
+    Buffer& running_mean() { return running_mean_; }
+    Buffer& running_var() { return running_var_; }
+    float eps() const { return eps_; }
+
 private:
     std::string kind_;
     int channels_;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(g++ make libopenblas-openmp-dev libstb-dev doctest-dev zlib1g-dev libcli11-dev
-          dataset-fashion-mnist gnuplot-nox openmpi-bin libopenmpi-dev)
+          dataset-fashion-mnist gnuplot-nox openmpi-bin libopenmpi-dev python3-onnx python3-opencv)
 [ "${WITH_TORCH:-0}" = 1 ] && packages+=(python3-torch)
 
 missing=()
