@@ -10,7 +10,7 @@
 CXX      ?= g++
 OPT      ?= -O3 -march=native
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -I. -MMD -MP
-LDLIBS   += -lopenblas -lstb -lz -lpthread
+LDLIBS   += -lopenblas -lhwy -lstb -lz -lpthread
 
 # MPI (data-parallel training) when Open MPI's compiler wrapper is installed.
 ifneq ($(shell command -v mpicxx 2>/dev/null),)
@@ -18,7 +18,7 @@ MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI -DOMPI_SKIP_MPICXX
 LDLIBS     += $(shell mpicxx --showme:link)
 endif
 
-LIB_SRC  := $(wildcard core/*.cpp layers/*.cpp optim/*.cpp data/*.cpp apps/common/*.cpp apps/lecture/*.cpp)
+LIB_SRC  := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp apps/common/*.cpp apps/lecture/*.cpp)
 LIB_OBJ  := $(LIB_SRC:%.cpp=build/obj/%.o)
 APP_SRC  := $(wildcard apps/*.cpp)
 APPS     := $(APP_SRC:apps/%.cpp=build/%)

@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it uses sudo, or prints the command to run.
 set -euo pipefail
 
-packages=(g++ make libopenblas-openmp-dev libstb-dev doctest-dev zlib1g-dev libcli11-dev
+packages=(g++ make libopenblas-openmp-dev libhwy-dev libstb-dev doctest-dev zlib1g-dev libcli11-dev
           dataset-fashion-mnist gnuplot-nox openmpi-bin libopenmpi-dev)
 [ "${WITH_TORCH:-0}" = 1 ] && packages+=(python3-torch)
 

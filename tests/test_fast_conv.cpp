@@ -1,0 +1,184 @@
+// The fast floor's convolution kernels (core/fast/conv_hwy.h) against plain loops, at
+// every instruction set this machine runs (core/fast/dispatch.h), on a sweep of shapes:
+// channels 1..256, kernels 1/3/5/7 (and non-square), stride 1/2/3, padding 0..4,
+// odd sizes, one example.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/fast/conv_hwy.h"
+#include "core/fast/dispatch.h"
+
+using namespace dl::fast;
+
+namespace {
+
+std::vector<float> random_vector(size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float& x : v) x = u(rng);
+    return v;
+}
+
+// Naive references, accumulated in double.
+// y (OC,OH,OW) = bias + conv(x (C,H,W), w (OC,C,KH,KW))
+std::vector<float> naive_forward(const std::vector<float>& x, const std::vector<float>& w,
+                                 const std::vector<float>& b, const ConvShape& g) {
+    const int OH = g.OH(), OW = g.OW();
+    std::vector<float> y((size_t)g.OC * OH * OW);
+    for (int o = 0; o < g.OC; ++o)
+        for (int oh = 0; oh < OH; ++oh)
+            for (int ow = 0; ow < OW; ++ow) {
+                double acc = b[o];
+                for (int c = 0; c < g.C; ++c)
+                    for (int kh = 0; kh < g.KH; ++kh)
+                        for (int kw = 0; kw < g.KW; ++kw) {
+                            const int h = oh * g.S + kh - g.P, ww = ow * g.S + kw - g.P;
+                            if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                            acc += (double)x[((size_t)c * g.H + h) * g.W + ww] *
+                                   w[(((size_t)o * g.C + c) * g.KH + kh) * g.KW + kw];
+                        }
+                y[((size_t)o * OH + oh) * OW + ow] = (float)acc;
+            }
+    return y;
+}
+
+// dx (C,H,W) and dw (OC,C,KH,KW) of sum(y * dy)
+void naive_backward(std::vector<double>& dx, std::vector<double>& dw, const std::vector<float>& x,
+                    const std::vector<float>& w, const std::vector<float>& dy, const ConvShape& g) {
+    const int OH = g.OH(), OW = g.OW();
+    dx.assign((size_t)g.C * g.H * g.W, 0.0);
+    dw.assign((size_t)g.OC * g.K(), 0.0);
+    for (int o = 0; o < g.OC; ++o)
+        for (int oh = 0; oh < OH; ++oh)
+            for (int ow = 0; ow < OW; ++ow) {
+                const double d = dy[((size_t)o * OH + oh) * OW + ow];
+                for (int c = 0; c < g.C; ++c)
+                    for (int kh = 0; kh < g.KH; ++kh)
+                        for (int kw = 0; kw < g.KW; ++kw) {
+                            const int h = oh * g.S + kh - g.P, ww = ow * g.S + kw - g.P;
+                            if (h < 0 || h >= g.H || ww < 0 || ww >= g.W) continue;
+                            const size_t xi = ((size_t)c * g.H + h) * g.W + ww;
+                            const size_t wi = (((size_t)o * g.C + c) * g.KH + kh) * g.KW + kw;
+                            dx[xi] += d * w[wi];
+                            dw[wi] += d * x[xi];
+                        }
+            }
+}
+
+// max |a - ref| / (1 + |ref|)
+template <class T>
+double max_error(const float* a, const std::vector<T>& ref) {
+    double e = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i) e = std::max(e, std::fabs(a[i] - (double)ref[i]) / (1.0 + std::fabs((double)ref[i])));
+    return e;
+}
+
+// Forward, weight gradient and input gradient (assigned, then added) of one shape.
+void check_shape(const ConvShape& g) {
+    INFO("C " << g.C << " " << g.H << "x" << g.W << " -> OC " << g.OC << ", kernel " << g.KH << "x" << g.KW
+              << ", stride " << g.S << ", padding " << g.P << ", target " << simd_target());
+    const unsigned seed = (unsigned)(g.C * 131 + g.OC * 7 + g.KH * 3 + g.S + g.P * 17 + g.H);
+    const auto x = random_vector((size_t)g.C * g.H * g.W, seed);
+    const auto w = random_vector((size_t)g.OC * g.K(), seed + 1);
+    const auto b = random_vector(g.OC, seed + 2);
+    const auto dy = random_vector((size_t)g.OC * g.OHW(), seed + 3);
+    const int OCp = padded_channels(g.OC);
+
+    std::vector<float> xpad(pad_layout(g).size, -7.0f), wt(conv_forward_weights_size(g), -7.0f);
+    std::vector<float> yt((size_t)g.OHW() * OCp, -7.0f), y((size_t)g.OC * g.OHW(), -7.0f);
+    conv_pad_input(xpad.data(), x.data(), g);
+    conv_prepare_forward_weights(wt.data(), w.data(), b.data(), g);
+    conv_forward(yt.data(), xpad.data(), wt.data(), g);
+    channels_last_to_first(y.data(), yt.data(), g.OC, g.OHW(), OCp, false);
+    CHECK(max_error(y.data(), naive_forward(x, w, b, g)) < 1e-4);
+    for (int p = 0; p < g.OHW(); ++p)  // padded channels come out 0
+        for (int o = g.OC; o < OCp; ++o) REQUIRE(yt[(size_t)p * OCp + o] == 0.0f);
+
+    std::vector<double> dx_ref, dw_ref;
+    naive_backward(dx_ref, dw_ref, x, w, dy, g);
+
+    std::vector<float> dyt((size_t)g.OHW() * OCp, -7.0f), dwt((size_t)g.K() * OCp, 0.0f);
+    channels_first_to_last(dyt.data(), dy.data(), g.OC, g.OHW(), OCp);
+    conv_weight_grad(dwt.data(), xpad.data(), dyt.data(), g);
+    std::vector<float> dw((size_t)g.OC * g.K());
+    channels_last_to_first(dw.data(), dwt.data(), g.OC, g.K(), OCp, false);
+    CHECK(max_error(dw.data(), dw_ref) < 1e-4);
+
+    std::vector<float> dypad(grad_pad_layout(g).size, -7.0f), wf(conv_input_grad_weights_size(g), -7.0f);
+    std::vector<float> scratch(conv_input_grad_scratch_size(g), -7.0f), dx(x.size(), -7.0f);
+    conv_pad_output_grad(dypad.data(), dy.data(), g);
+    conv_prepare_input_grad_weights(wf.data(), w.data(), g);
+    conv_input_grad(dx.data(), dypad.data(), wf.data(), scratch.data(), g, true);
+    CHECK(max_error(dx.data(), dx_ref) < 1e-4);
+    conv_input_grad(dx.data(), dypad.data(), wf.data(), scratch.data(), g, false);  // now 2 dx
+    for (double& v : dx_ref) v *= 2;
+    CHECK(max_error(dx.data(), dx_ref) < 1e-4);
+}
+
+// Runs f at every instruction set of this machine, then restores the cap it found.
+template <class F>
+void at_every_target(F f) {
+    const std::string before = simd_target();
+    for (const std::string& t : simd_targets()) {
+        set_simd_cap(t);
+        REQUIRE(simd_target() == t);
+        f();
+    }
+    set_simd_cap(before);
+}
+
+}  // namespace
+
+TEST_CASE("fast conv: the models' shapes at every target") {
+    at_every_target([] {
+        check_shape({1, 28, 28, 16, 5, 5, 1, 2});   // cnn, first layer
+        check_shape({16, 14, 14, 32, 5, 5, 1, 2});  // cnn, second layer
+        check_shape({1, 28, 28, 32, 3, 3, 1, 1});   // cnn-bn
+        check_shape({32, 14, 14, 64, 3, 3, 1, 1});
+    });
+}
+
+TEST_CASE("fast conv: user-sized shapes at every target") {
+    at_every_target([] {
+        check_shape({32, 14, 14, 64, 5, 5, 1, 2});
+        check_shape({64, 7, 7, 128, 3, 3, 1, 1});
+        check_shape({32, 14, 14, 64, 3, 3, 2, 1});   // stride 2
+        check_shape({3, 32, 32, 16, 7, 7, 2, 3});    // a 7x7 stride-2 stem
+    });
+}
+
+TEST_CASE("fast conv: a sweep of channels, kernels, strides, paddings and odd sizes at every target") {
+    const int channels[] = {1, 3, 8, 16, 17, 33};
+    const int kernels[] = {1, 3, 5, 7};
+    at_every_target([&] {
+        int i = 0;
+        for (int C : channels)
+            for (int OC : channels)
+                for (int K : kernels)
+                    for (int S = 1; S <= 2; ++S) {
+                        ++i;
+                        const int P = (i % 3 == 0) ? 0 : (i % 3 == 1 ? K / 2 : K - 1);
+                        const int H = 5 + i % 7, W = 4 + (i * 5) % 9;
+                        if (H + 2 * P < K || W + 2 * P < K) continue;
+                        check_shape({C, H, W, OC, K, K, S, P});
+                    }
+    });
+}
+
+TEST_CASE("fast conv: wide channels, non-square kernels, stride 3, padding beyond the kernel") {
+    at_every_target([] {
+        check_shape({256, 5, 5, 256, 3, 3, 1, 1});
+        check_shape({100, 6, 7, 200, 1, 1, 1, 0});
+        check_shape({5, 9, 11, 7, 2, 6, 1, 1});
+        check_shape({4, 11, 13, 9, 5, 3, 3, 2});
+        check_shape({3, 6, 6, 5, 3, 3, 1, 4});  // padding wider than the kernel
+        check_shape({2, 1, 1, 3, 1, 1, 1, 0});  // 1x1 image
+        check_shape({3, 9, 9, 4, 4, 4, 2, 1});  // even kernel, stride 2
+    });
+}
