@@ -182,3 +182,108 @@ TEST_CASE("fast conv: wide channels, non-square kernels, stride 3, padding beyon
         check_shape({3, 9, 9, 4, 4, 4, 2, 1});  // even kernel, stride 2
     });
 }
+
+// ---- the batch level (core/fast/conv_batch.h) ---------------------------------------------
+#include "core/fast/conv_batch.h"
+
+#include <omp.h>
+
+namespace {
+
+// relu then max pool of one plane (the reference's scan order), for the fused op.
+std::vector<float> naive_relu_pool(const std::vector<float>& y, int planes, int H, int W, int k, int s,
+                                   std::vector<int>& argmax) {
+    const int PH = (H - k) / s + 1, PW = (W - k) / s + 1;
+    std::vector<float> out((size_t)planes * PH * PW);
+    argmax.assign(out.size(), -1);
+    for (int p = 0; p < planes; ++p)
+        for (int ph = 0; ph < PH; ++ph)
+            for (int pw = 0; pw < PW; ++pw) {
+                int best = ph * s * W + pw * s;
+                float v = y[(size_t)p * H * W + best];
+                for (int kh = 0; kh < k; ++kh)
+                    for (int kw = 0; kw < k; ++kw) {
+                        const int i = (ph * s + kh) * W + pw * s + kw;
+                        if (y[(size_t)p * H * W + i] > v) v = y[(size_t)p * H * W + i], best = i;
+                    }
+                const size_t o = ((size_t)p * PH + ph) * PW + pw;
+                out[o] = v > 0 ? v : 0.0f;
+                argmax[o] = v > 0 ? best : -1;
+            }
+    return out;
+}
+
+// N examples through conv_forward_batch and conv_backward_batch (plain or fused, with or
+// without statistics) against the per-example references.
+void check_batch(int N, const ConvShape& g, int pool_k, bool stats, bool need_dx) {
+    INFO("batch " << N << ", C " << g.C << " " << g.H << "x" << g.W << " -> OC " << g.OC << ", kernel " << g.KH
+                  << ", stride " << g.S << ", padding " << g.P << ", pool " << pool_k << (stats ? ", statistics" : "")
+                  << ", target " << simd_target() << ", threads " << omp_get_max_threads());
+    const PoolShape pool{g.OH(), g.OW(), pool_k, pool_k};
+    const PoolShape* pp = pool_k ? &pool : nullptr;
+    const long xs = (long)g.C * g.H * g.W, ys = (long)g.OC * g.OHW();
+    const long outs = pool_k ? (long)g.OC * pool.PH() * pool.PW() : ys;
+    const auto x = random_vector(N * xs, 11), w = random_vector((size_t)g.OC * g.K(), 12), b = random_vector(g.OC, 13);
+    const auto dout = random_vector(N * outs, 14);
+
+    std::vector<float> y(N * outs), scratch(conv_forward_scratch_size(g, pp, omp_get_max_threads()));
+    std::vector<int32_t> argmax(pool_k ? (size_t)N * pool.PH() * pool.PW() * padded_channels(g.OC) : 1);
+    conv_forward_batch(y.data(), argmax.data(), x.data(), w.data(), b.data(), scratch.data(), N, g, pp);
+
+    ConvGrads out;
+    std::vector<float> dx(N * xs, 5.0f), dw(w.size(), 0.0f), db(g.OC, 0.0f), dw_sq(w.size(), 0.0f), db_sq(g.OC, 0.0f),
+        sqnorm(N, 0.0f);
+    out.dx = need_dx ? dx.data() : nullptr, out.dx_assign = true, out.dw = dw.data(), out.db = db.data();
+    if (stats) out.dw_sq = dw_sq.data(), out.db_sq = db_sq.data(), out.sqnorm = sqnorm.data(), out.sq_scale = 0.5f,
+               out.norm_scale = 2.0f;
+    std::vector<float> bscratch(conv_backward_scratch_size(g, omp_get_max_threads(), stats, need_dx));
+    conv_backward_batch(out, dout.data(), argmax.data(), x.data(), w.data(), bscratch.data(), N, g, pp);
+
+    std::vector<double> dw_ref(w.size(), 0.0), db_ref(g.OC, 0.0), dw_sq_ref(w.size(), 0.0), db_sq_ref(g.OC, 0.0);
+    for (int e = 0; e < N; ++e) {
+        const std::vector<float> xe(x.begin() + e * xs, x.begin() + (e + 1) * xs);
+        const auto ye = naive_forward(xe, w, b, g);
+        std::vector<float> dye(dout.begin() + e * outs, dout.begin() + (e + 1) * outs);
+        if (pool_k) {  // forward through the pool; dy of the conv from the unpooled gradient
+            std::vector<int> am;
+            const auto pe = naive_relu_pool(ye, g.OC, g.OH(), g.OW(), pool_k, pool_k, am);
+            CHECK(max_error(y.data() + e * outs, pe) < 1e-4);
+            std::vector<float> dconv(ys, 0.0f);
+            const int PHW = pool.PH() * pool.PW();
+            for (size_t i = 0; i < pe.size(); ++i)
+                if (am[i] >= 0) dconv[(i / PHW) * g.OHW() + am[i]] += dye[i];
+            dye = dconv;
+        } else {
+            CHECK(max_error(y.data() + e * outs, ye) < 1e-4);
+        }
+        std::vector<double> dxe, dwe;
+        naive_backward(dxe, dwe, xe, w, dye, g);
+        if (need_dx) CHECK(max_error(dx.data() + e * xs, dxe) < 1e-4);
+        double norm = 0.0;
+        for (int o = 0; o < g.OC; ++o) {
+            double dbe = 0.0;
+            for (int q = 0; q < g.OHW(); ++q) dbe += dye[(size_t)o * g.OHW() + q];
+            db_ref[o] += dbe, db_sq_ref[o] += 0.5 * dbe * dbe, norm += dbe * dbe;
+        }
+        for (size_t i = 0; i < dwe.size(); ++i) dw_ref[i] += dwe[i], dw_sq_ref[i] += 0.5 * dwe[i] * dwe[i], norm += dwe[i] * dwe[i];
+        if (stats) CHECK(std::fabs(sqnorm[e] - 2.0 * norm) <= 1e-4 * (1.0 + 2.0 * norm));
+    }
+    CHECK(max_error(dw.data(), dw_ref) < 1e-4);
+    CHECK(max_error(db.data(), db_ref) < 1e-4);
+    if (stats) {
+        CHECK(max_error(dw_sq.data(), dw_sq_ref) < 1e-4);
+        CHECK(max_error(db_sq.data(), db_sq_ref) < 1e-4);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("fast conv batch: plain and fused with pooling, with and without statistics, at every target") {
+    at_every_target([] {
+        check_batch(3, {1, 12, 12, 16, 5, 5, 1, 2}, 2, false, false);  // cnn's first layer, smaller
+        check_batch(3, {16, 14, 14, 32, 5, 5, 1, 2}, 2, true, true);
+        check_batch(2, {5, 9, 7, 6, 3, 3, 2, 1}, 0, true, true);  // stride 2, odd sizes
+        check_batch(1, {8, 7, 7, 20, 3, 3, 1, 1}, 3, true, true);  // batch 1, pool 3
+        check_batch(4, {3, 8, 8, 17, 1, 1, 1, 0}, 0, false, true);
+    });
+}

@@ -463,6 +463,37 @@ void ChannelsFirstToLast(float* yt, const float* y, int C, int P, int ld) {
     }
 }
 
+// ---- small helpers of the backward --------------------------------------------------------
+void AddColumnSums(float* acc, const float* rows, int P, int ld) {
+    const DF d;
+    const int L = (int)hn::Lanes(d);
+    for (int c = 0; c < ld; c += L) {
+        auto s = hn::Zero(d);
+        for (int p = 0; p < P; ++p) s = hn::Add(s, hn::LoadU(d, rows + (long)p * ld + c));
+        hn::StoreU(hn::Add(hn::LoadU(d, acc + c), s), d, acc + c);
+    }
+}
+
+float AddAndSquare(float* gsum, float* gsq, const float* g, long n) {
+    const DF d;
+    const long L = (long)hn::Lanes(d);
+    auto norm = hn::Zero(d);
+    long i = 0;
+    for (; i + L <= n; i += L) {
+        const auto v = hn::LoadU(d, g + i);
+        hn::StoreU(hn::Add(hn::LoadU(d, gsum + i), v), d, gsum + i);
+        hn::StoreU(hn::MulAdd(v, v, hn::LoadU(d, gsq + i)), d, gsq + i);
+        norm = hn::MulAdd(v, v, norm);
+    }
+    float rest = 0.0f;
+    for (; i < n; ++i) {
+        gsum[i] += g[i];
+        gsq[i] += g[i] * g[i];
+        rest += g[i] * g[i];
+    }
+    return hn::GetLane(hn::SumOfLanes(d, norm)) + rest;
+}
+
 }  // namespace dl::fast::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -479,6 +510,18 @@ HWY_EXPORT(PadInput);
 HWY_EXPORT(PadOutputGrad);
 HWY_EXPORT(ChannelsLastToFirst);
 HWY_EXPORT(ChannelsFirstToLast);
+HWY_EXPORT(AddColumnSums);
+HWY_EXPORT(AddAndSquare);
+
+void add_column_sums(float* acc, const float* rows, int P, int ld) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(AddColumnSums)(acc, rows, P, ld);
+}
+
+float add_and_square(float* gsum, float* gsq, const float* g, long n) {
+    simd_init();
+    return HWY_DYNAMIC_DISPATCH(AddAndSquare)(gsum, gsq, g, n);
+}
 
 const char* conv_unsupported_reason(const ConvShape& g) {
     if (g.KW > kMaxKernel) return "kernel wider than 16";

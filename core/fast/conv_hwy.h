@@ -109,4 +109,10 @@ void channels_last_to_first(float* y, const float* yt, int C, int P, int ld, boo
 // yt (P, ld) = y (C, P) transposed; channels C..ld-1 set to 0.
 void channels_first_to_last(float* yt, const float* y, int C, int P, int ld);
 
+// ---- small helpers of the backward ----------------------------------------------------
+// acc (ld) += the sum of the P rows of rows (P, ld): the bias gradient from dyt.
+void add_column_sums(float* acc, const float* rows, int P, int ld);
+// gsum += g; gsq += g * g; returns ||g||^2 (n floats each).
+float add_and_square(float* gsum, float* gsq, const float* g, long n);
+
 }  // namespace dl::fast
