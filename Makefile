@@ -15,18 +15,27 @@ LDLIBS   += -lopenblas -lhwy -lstb -lz -lpthread
 # MPI (data-parallel training) when Open MPI's compiler wrapper is installed.
 ifneq ($(shell command -v mpicxx 2>/dev/null),)
 MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI -DOMPI_SKIP_MPICXX
-LDLIBS     += $(shell mpicxx --showme:link)
+MPI_LIBS   := $(shell mpicxx --showme:link)
 endif
 
-LIB_SRC  := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp apps/common/*.cpp apps/lecture/*.cpp)
-LIB_OBJ  := $(LIB_SRC:%.cpp=build/obj/%.o)
-APP_SRC  := $(wildcard apps/*.cpp)
-APPS     := $(APP_SRC:apps/%.cpp=build/%)
-TEST_SRC := $(wildcard tests/*.cpp)
-TEST_OBJ := $(TEST_SRC:%.cpp=build/obj/%.o)
+# The library (build/libdl.a) is core, layers, optim and data: what a program of
+# your own links. The training loop with its reports and MPI (apps/common) and the
+# lecture's experiments (apps/lecture) are parts of their own, linked only by the
+# programs that use them.
+LIB_SRC     := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp)
+TRAIN_SRC   := $(wildcard apps/common/*.cpp)
+LECTURE_SRC := $(wildcard apps/lecture/*.cpp)
+LIB_OBJ     := $(LIB_SRC:%.cpp=build/obj/%.o)
+TRAIN_OBJ   := $(TRAIN_SRC:%.cpp=build/obj/%.o)
+LECTURE_OBJ := $(LECTURE_SRC:%.cpp=build/obj/%.o)
+APP_SRC     := $(wildcard apps/*.cpp)
+APPS        := $(APP_SRC:apps/%.cpp=build/%)
+TEST_SRC    := $(wildcard tests/*.cpp)
+TEST_OBJ    := $(TEST_SRC:%.cpp=build/obj/%.o)
+PARTS       := build/libdl_lecture.a build/libdl_train.a build/libdl.a
 
 .PHONY: all test demo bench lecture deps clean sanitize
-all: build/libdl.a $(APPS) build/tests
+all: $(PARTS) $(APPS) build/tests
 
 build/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -35,14 +44,22 @@ build/obj/%.o: %.cpp
 build/obj/apps/common/distributed.o: CXXFLAGS += $(MPI_CFLAGS)
 
 build/libdl.a: $(LIB_OBJ)
+build/libdl_train.a: $(TRAIN_OBJ)
+build/libdl_lecture.a: $(LECTURE_OBJ)
+$(PARTS):
 	@mkdir -p build
 	rm -f $@ && ar rcs $@ $^
 
-build/%: build/obj/apps/%.o build/libdl.a
-	$(CXX) $(CXXFLAGS) $< build/libdl.a -o $@ $(LDLIBS)
+# Which parts each program links, besides the library (and MPI for the trainer).
+build/train: build/libdl_train.a
+build/lecture: build/libdl_lecture.a build/libdl_train.a
+build/train build/lecture build/tests: LDLIBS += $(MPI_LIBS)
 
-build/tests: $(TEST_OBJ) build/libdl.a
-	$(CXX) $(CXXFLAGS) $(TEST_OBJ) build/libdl.a -o $@ $(LDLIBS)
+build/%: build/obj/apps/%.o build/libdl.a
+	$(CXX) $(CXXFLAGS) $< $(filter %.a,$(filter-out build/libdl.a,$^)) build/libdl.a -o $@ $(LDLIBS)
+
+build/tests: $(TEST_OBJ) $(PARTS)
+	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(PARTS) -o $@ $(LDLIBS)
 
 deps:
 	@bash scripts/deps.sh
@@ -75,4 +92,4 @@ lecture: deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d)
+-include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d)

@@ -20,7 +20,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "apps/common/blas_setup.h"
+#include "core/blas_setup.h"
 #include "apps/lecture/experiments.h"
 #include "core/parallel.h"
 
@@ -169,7 +169,6 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    choose_blas_kernels(argv);
     try {
         for (int i = 1; i < argc; ++i) {
             const std::string a = argv[i];

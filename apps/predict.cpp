@@ -16,7 +16,7 @@
 #include <memory>
 #include <sstream>
 
-#include "apps/common/blas_setup.h"
+#include "core/blas_setup.h"
 #include "core/core.h"
 #include "data/data.h"
 #include "layers/checkpoint.h"
@@ -145,7 +145,6 @@ void evaluate_set(std::vector<Member>& ms, const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    choose_blas_kernels(argv);
     CLI::App app{"Classifies images, or a whole IDX test set, with trained checkpoints."};
     std::vector<std::string> inputs, ensemble;
     std::string data;

@@ -13,7 +13,7 @@
 #include <ctime>
 #include <sstream>
 
-#include "apps/common/blas_setup.h"
+#include "core/blas_setup.h"
 #include "apps/common/report.h"
 #include "apps/common/trainer.h"
 
@@ -170,7 +170,6 @@ int resume_options(const std::string& path, int argc, char** argv, TrainOptions&
 }  // namespace
 
 int main(int argc, char** argv) {
-    choose_blas_kernels(argv);
     Distributed dist(&argc, &argv);
     try {
         TrainOptions o;

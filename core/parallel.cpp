@@ -1,5 +1,7 @@
 #include "core/parallel.h"
 
+#include "core/float_mode.h"
+
 #include <cblas.h>
 #include <omp.h>
 
@@ -12,6 +14,10 @@ void set_num_threads(int n) {
     if (n < 1) throw std::invalid_argument("set_num_threads: need at least 1 thread, got " + std::to_string(n));
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
+    // New pool threads inherit the main thread's float mode; set it anyway, so
+    // that a pool started by someone else's code flushes denormals too.
+#pragma omp parallel num_threads(n)
+    apply_float_mode();
 }
 
 int num_threads() { return omp_get_max_threads(); }

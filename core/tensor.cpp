@@ -3,9 +3,17 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/blas_setup.h"
+#include "core/float_mode.h"
 #include "core/parallel.h"
 
 namespace dl {
+
+// What every program gets before main(): OpenBLAS's fast kernels
+// (core/blas_setup.h) and denormals flushed (core/float_mode.h). Every program
+// that uses the library uses Tensor, so this runs in each of them, in the main
+// thread, before any other thread exists.
+static const bool runtime_set = (choose_blas_kernels_at_start(), apply_float_mode(), true);
 
 Shape::Shape(std::initializer_list<int> d) {
     if (d.size() > 4)

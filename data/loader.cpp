@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/float_mode.h"
 #include "data/random.h"
 
 namespace dl {
@@ -126,6 +127,8 @@ const Batch* DataLoader::next_background() {
 // The worker fills batch next_fill_ into slot next_fill_ % 2 as soon as the
 // consumer has released that slot, and sleeps otherwise.
 void DataLoader::worker_loop() {
+    apply_float_mode();
+    worker_flushes_denormals_ = thread_flushes_denormals();
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
         cv_.wait(lock, [&] {

@@ -23,6 +23,7 @@
 //       while (const Batch* b = loader.next()) step(b->x, b->y);
 //   }
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -83,6 +84,9 @@ public:
     // Seconds next() has spent waiting for the worker, in total: near zero
     // when data preparation keeps up with training.
     double wait_seconds() const { return wait_seconds_; }
+    // Whether the worker thread flushes denormals (core/float_mode.h), as it
+    // found when it started: for tests. False without a worker.
+    bool worker_flushes_denormals() const { return worker_flushes_denormals_.load(); }
 
 private:
     void check_options() const;
@@ -112,6 +116,7 @@ private:
     std::exception_ptr error_;  // from the worker, for batch next_fill_
     std::mutex mutex_;
     std::condition_variable cv_;
+    std::atomic<bool> worker_flushes_denormals_{false};
     std::thread worker_;
 };
 

@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "apps/common/blas_setup.h"
+#include "core/blas_setup.h"
 #include "apps/common/report.h"
 #include "core/core.h"
 #include "layers/dropout.h"
