@@ -34,8 +34,14 @@ TEST_SRC    := $(wildcard tests/*.cpp)
 TEST_OBJ    := $(TEST_SRC:%.cpp=build/obj/%.o)
 PARTS       := build/libdl_lecture.a build/libdl_train.a build/libdl.a
 
+# build/bench_onednn (our convolutions beside Intel's oneDNN) when oneDNN is installed
+# (Debian libdnnl-dev): optional, like PyTorch for apps/compare_pytorch.py.
+ifneq ($(wildcard /usr/include/dnnl.hpp),)
+OPTIONAL    += build/bench_onednn
+endif
+
 .PHONY: all test demo bench lecture deps clean sanitize
-all: $(PARTS) $(APPS) build/tests
+all: $(PARTS) $(APPS) build/tests $(OPTIONAL)
 
 build/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -57,6 +63,9 @@ build/train build/lecture build/tests: LDLIBS += $(MPI_LIBS)
 
 build/%: build/obj/apps/%.o build/libdl.a
 	$(CXX) $(CXXFLAGS) $< $(filter %.a,$(filter-out build/libdl.a,$^)) build/libdl.a -o $@ $(LDLIBS)
+
+build/bench_onednn: build/obj/apps/optional/bench_onednn.o build/libdl.a
+	$(CXX) $(CXXFLAGS) $< build/libdl.a -o $@ $(LDLIBS) -ldnnl
 
 build/tests: $(TEST_OBJ) $(PARTS)
 	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(PARTS) -o $@ $(LDLIBS)
@@ -92,4 +101,5 @@ lecture: deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d)
+-include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d) \
+         build/obj/apps/optional/bench_onednn.d

@@ -204,11 +204,12 @@ std::vector<float> naive_relu_pool(const std::vector<float>& y, int planes, int 
                 for (int kh = 0; kh < k; ++kh)
                     for (int kw = 0; kw < k; ++kw) {
                         const int i = (ph * s + kh) * W + pw * s + kw;
-                        if (y[(size_t)p * H * W + i] > v) v = y[(size_t)p * H * W + i], best = i;
+                        const float c = y[(size_t)p * H * W + i];
+                        if (c > v || (std::isnan(c) && !std::isnan(v))) v = c, best = i;
                     }
                 const size_t o = ((size_t)p * PH + ph) * PW + pw;
-                out[o] = v > 0 ? v : 0.0f;
-                argmax[o] = v > 0 ? best : -1;
+                out[o] = v <= 0 ? 0.0f : v;
+                argmax[o] = v <= 0 ? -1 : best;
             }
     return out;
 }

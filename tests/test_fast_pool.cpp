@@ -26,7 +26,8 @@ std::vector<float> tied_values(size_t n, unsigned seed, bool nan) {
     return v;
 }
 
-// The reference: scan the window row by row, a later element wins if strictly greater.
+// The reference: scan the window row by row, a later element takes over if strictly
+// greater or the first NaN; the ReLU clamps <= 0 to 0 (argmax -1) and keeps NaN.
 void naive_pool(float& best_v, int& best, const std::vector<float>& x, int first, int W, int k, int step,
                 bool relu) {
     best = first;
@@ -34,9 +35,10 @@ void naive_pool(float& best_v, int& best, const std::vector<float>& x, int first
     for (int kh = 0; kh < k; ++kh)
         for (int kw = 0; kw < k; ++kw) {
             const int pos = first + kh * W + kw;
-            if (x[(size_t)pos * step] > best_v) best_v = x[(size_t)pos * step], best = pos;
+            const float v = x[(size_t)pos * step];
+            if (v > best_v || (std::isnan(v) && !std::isnan(best_v))) best_v = v, best = pos;
         }
-    if (relu && !(best_v > 0.0f)) best_v = 0.0f, best = -1;
+    if (relu && best_v <= 0.0f) best_v = 0.0f, best = -1;
 }
 
 bool same(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; }

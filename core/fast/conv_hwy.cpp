@@ -398,11 +398,13 @@ HWY_INLINE void Transpose4x4(hn::Vec<D4> r[4]) {
 }
 
 // y (C, P) (+)= yt (P, ld) transposed, for the channels [0, C4) (C4 a multiple of 4).
+// Positions outermost: each block of 4 positions reads whole rows of yt and writes 16
+// bytes into each of C4 rows of y, which stay in cache for the next block.
 void LastToFirstBlocks(float* y, const float* yt, int C4, int P, int ld, bool add) {
     const D4 d;
-    for (int c0 = 0; c0 < C4; c0 += 4) {
-        int p = 0;
-        for (; p + 4 <= P; p += 4) {
+    int p = 0;
+    for (; p + 4 <= P; p += 4)
+        for (int c0 = 0; c0 < C4; c0 += 4) {
             hn::Vec<D4> r[4];
             for (int i = 0; i < 4; ++i) r[i] = hn::LoadU(d, yt + (long)(p + i) * ld + c0);
             Transpose4x4(r);
@@ -411,28 +413,27 @@ void LastToFirstBlocks(float* y, const float* yt, int C4, int P, int ld, bool ad
                 hn::StoreU(add ? hn::Add(hn::LoadU(d, out), r[i]) : r[i], d, out);
             }
         }
-        for (; p < P; ++p)
-            for (int i = 0; i < 4; ++i) {
-                float& out = y[(long)(c0 + i) * P + p];
-                out = (add ? out : 0.0f) + yt[(long)p * ld + c0 + i];
-            }
-    }
+    for (; p < P; ++p)
+        for (int c = 0; c < C4; ++c) {
+            float& out = y[(long)c * P + p];
+            out = (add ? out : 0.0f) + yt[(long)p * ld + c];
+        }
 }
 
-// yt (P, ld) = y (C, P) transposed, for the channels [0, C4) (C4 a multiple of 4).
+// yt (P, ld) = y (C, P) transposed, for the channels [0, C4) (C4 a multiple of 4);
+// positions outermost, so that each block of 4 rows of yt is written whole.
 void FirstToLastBlocks(float* yt, const float* y, int C4, int P, int ld) {
     const D4 d;
-    for (int c0 = 0; c0 < C4; c0 += 4) {
-        int p = 0;
-        for (; p + 4 <= P; p += 4) {
+    int p = 0;
+    for (; p + 4 <= P; p += 4)
+        for (int c0 = 0; c0 < C4; c0 += 4) {
             hn::Vec<D4> r[4];
             for (int i = 0; i < 4; ++i) r[i] = hn::LoadU(d, y + (long)(c0 + i) * P + p);
             Transpose4x4(r);
             for (int i = 0; i < 4; ++i) hn::StoreU(r[i], d, yt + (long)(p + i) * ld + c0);
         }
-        for (; p < P; ++p)
-            for (int i = 0; i < 4; ++i) yt[(long)p * ld + c0 + i] = y[(long)(c0 + i) * P + p];
-    }
+    for (; p < P; ++p)
+        for (int c = 0; c < C4; ++c) yt[(long)p * ld + c] = y[(long)c * P + p];
 }
 constexpr bool kBlocks = true;
 #else

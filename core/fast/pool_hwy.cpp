@@ -17,9 +17,24 @@ namespace hn = hwy::HWY_NAMESPACE;
 using DF = hn::ScalableTag<float>;
 using DI = hn::RebindToSigned<DF>;
 
+// Lanes where v takes over from best as the window's maximum: larger, or the first NaN
+// (the reference's takes_over).
+HWY_INLINE hn::Mask<DF> TakesOver(hn::Vec<DF> v, hn::Vec<DF> best) {
+    return hn::Or(hn::Gt(v, best), hn::AndNot(hn::IsNaN(best), hn::IsNaN(v)));
+}
+
+// The ReLU of relu_max_pool2d: where best <= 0, 0 with argmax -1 (NaN stays NaN).
+HWY_INLINE void ClampRelu(hn::Vec<DF>& best, hn::Vec<DI>& idx) {
+    const DF d;
+    const DI di;
+    const auto clamp = hn::Le(best, hn::Zero(d));
+    best = hn::IfThenZeroElse(clamp, best);
+    idx = hn::IfThenElse(hn::RebindMask(di, clamp), hn::Set(di, -1), idx);
+}
+
 // ---- channels last ---------------------------------------------------------------------
 // One vector of channels at a time: the first element of the window, then each later one
-// replaces it (value and position) where it is strictly greater.
+// replaces it (value and position) where it takes over (larger, or the first NaN).
 void MaxPoolChannelsLast(float* yp, int32_t* argmax, const float* yt, int C, int ld, const PoolShape& p,
                          bool relu) {
     const DF d;
@@ -37,15 +52,11 @@ void MaxPoolChannelsLast(float* yp, int32_t* argmax, const float* yt, int C, int
                         if (kh == 0 && kw == 0) continue;
                         const int pos = first + kh * p.W + kw;
                         const auto v = hn::LoadU(d, yt + (long)pos * ld + c);
-                        const auto gt = hn::Gt(v, best);
+                        const auto gt = TakesOver(v, best);
                         best = hn::IfThenElse(gt, v, best);
                         idx = hn::IfThenElse(hn::RebindMask(di, gt), hn::Set(di, pos), idx);
                     }
-                if (relu) {  // !(best > 0): 0 and no gradient (NaN included)
-                    const auto pos = hn::Gt(best, hn::Zero(d));
-                    best = hn::IfThenElseZero(pos, best);
-                    idx = hn::IfThenElse(hn::RebindMask(di, pos), idx, hn::Set(di, -1));
-                }
+                if (relu) ClampRelu(best, idx);
                 hn::StoreU(best, d, yp + out + c);
                 hn::StoreU(idx, di, argmax + out + c);
             }
@@ -84,9 +95,10 @@ void MaxPoolPlaneAny(float* y, int32_t* argmax, const float* x, const PoolShape&
             for (int kh = 0; kh < p.kernel; ++kh) {
                 const int row = (ph * p.stride + kh) * p.W + pw * p.stride;
                 for (int kw = 0; kw < p.kernel; ++kw)
-                    if (x[row + kw] > best_v) best_v = x[row + kw], best = row + kw;
+                    if (x[row + kw] > best_v || (x[row + kw] != x[row + kw] && best_v == best_v))
+                        best_v = x[row + kw], best = row + kw;
             }
-            if (relu && !(best_v > 0.0f)) best_v = 0.0f, best = -1;
+            if (relu && best_v <= 0.0f) best_v = 0.0f, best = -1;
             y[ph * PW + pw] = best_v;
             argmax[ph * PW + pw] = best;
         }
@@ -96,7 +108,7 @@ void MaxPoolPlaneAny(float* y, int32_t* argmax, const float* x, const PoolShape&
 // 2x2 windows, stride 2, one output row from input rows r0 and r1 = r0 + W (row0 = index
 // of r0 in the plane), L outputs at a time: the even and odd columns of each input row are
 // split (ConcatEven/ConcatOdd), then the four candidates are compared in the reference's
-// order. Loads and stores past the row's end are masked.
+// order (same ties, same NaN). Loads and stores past the row's end are masked.
 void MaxPool2x2Row(float* y, int32_t* argmax, const float* r0, const float* r1, int row0, int W, int PW,
                    bool relu) {
     const DF d;
@@ -116,15 +128,11 @@ void MaxPool2x2Row(float* y, int32_t* argmax, const float* r0, const float* r1, 
         const hn::Vec<DF> cand[3] = {hn::ConcatOdd(d, a1, a0), hn::ConcatEven(d, b1, b0), hn::ConcatOdd(d, b1, b0)};
         const int offset[3] = {1, W, W + 1};
         for (int c = 0; c < 3; ++c) {
-            const auto gt = hn::Gt(cand[c], best);
+            const auto gt = TakesOver(cand[c], best);
             best = hn::IfThenElse(gt, cand[c], best);
             idx = hn::IfThenElse(hn::RebindMask(di, gt), hn::Add(base, hn::Set(di, offset[c])), idx);
         }
-        if (relu) {
-            const auto pos = hn::Gt(best, hn::Zero(d));
-            best = hn::IfThenElseZero(pos, best);
-            idx = hn::IfThenElse(hn::RebindMask(di, pos), idx, hn::Set(di, -1));
-        }
+        if (relu) ClampRelu(best, idx);
         if (n == L) {
             hn::StoreU(best, d, y + pw);
             hn::StoreU(idx, di, argmax + pw);

@@ -9,10 +9,10 @@
 // - planes (C, H, W), for max_pool2d and relu_max_pool2d: 2x2 windows with stride 2 take a
 //   vector kernel (16 outputs at a time with AVX-512); other windows a plain loop.
 //
-// Ties and NaN as the reference (core/ops_pool.cpp): the window is scanned row by row and
-// a later element wins only if it is strictly greater, so the first maximum wins and a NaN
-// wins only as the window's first element. With `relu`, a result that is not > 0 becomes 0
-// with argmax -1 (no gradient): max commutes with ReLU.
+// Ties and NaN as the reference (core/ops/pool.cpp): the window is scanned row by row and
+// a later element takes over if it is strictly greater, or if it is the first NaN, so the
+// first maximum wins and a window holding a NaN pools to NaN. With `relu`, a result <= 0
+// becomes 0 with argmax -1 (no gradient; max commutes with ReLU), and NaN stays NaN.
 #pragma once
 #include <cstdint>
 
