@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/blas_setup.h"
+#include "core/fast/dispatch.h"
 #include "apps/common/report.h"
 #include "apps/common/trainer.h"
 
@@ -97,7 +98,8 @@ void define_options(CLI::App& app, TrainOptions& o, std::string& resume) {
                            "the trainer sets seed from --seed and adaptive's batch_size from --batch-size):\n";
     for (const std::string& n : optimizer_names()) defaults += "  " + n + ": " + optimizer_defaults(n) + "\n";
     app.footer(defaults + "\nWith MPI (mpirun -np P build/train ...), each rank takes a shard of every batch; batch norm "
-               "normalises over each rank's local shard.");
+               "normalises over each rank's local shard.\nSIMD: the fast kernels run " + fast::simd_target() +
+               " on this CPU (the environment variable DL_SIMD caps it: scalar, avx2, avx512).");
 }
 
 void finish_options(TrainOptions& o) {

@@ -11,6 +11,7 @@
 #include "core/blas_setup.h"
 #include "apps/common/report.h"
 #include "core/core.h"
+#include "core/fast/dispatch.h"
 #include "layers/dropout.h"
 #include "layers/models.h"
 #include "layers/sequential.h"
@@ -357,7 +358,7 @@ TrainResult Trainer::run() {
         o_.optimizer + (tape_.statistics() ? " with per-example statistics" : "") + ", " +
         std::to_string(train_idx_.size()) + " training examples" +
         (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
-        std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels());
+        std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels() + ", SIMD " + fast::simd_target());
     TrainResult r;
     Eval test;
     Progress& p = *p_;
