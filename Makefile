@@ -8,7 +8,7 @@
 # make clean
 
 CXX      ?= g++
-OPT      ?= -O3 -march=native
+OPT      ?= -O3
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -I. -MMD -MP
 LDLIBS   += -lopenblas -lhwy -lstb -lz -lpthread
 

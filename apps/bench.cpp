@@ -28,10 +28,10 @@
 
 #include "core/blas_setup.h"
 #include "core/core.h"
-#include "core/fast/conv_hwy.h"
+#include "core/fast/conv.h"
 #include "core/fast/dispatch.h"
+#include "core/fast/gemm.h"
 #include "core/float_mode.h"
-#include "core/kernels.h"
 #include "core/ops_nn.h"
 #include "core/parallel.h"
 #include "data/data.h"
@@ -270,9 +270,9 @@ Result conv_layer_case(const Options& o, const std::string& name, int N, int C, 
         b.zero_grad();
         tape.backward(sum(tape, conv2d(tape, tape.input(x, true), w, &b, S, P)));
     });
-    const fast::ConvShape g{C, HW, HW, OC, K, K, S, P};
+    const ConvGeom g{N, C, HW, HW, OC, K, K, S, P};
     r.gflop = 3 * 2.0 * N * OC * g.K() * g.OHW() * 1e-9;  // forward, dW and dx
-    const char* why = fast::conv_unsupported_reason(g);
+    const char* why = fast::conv2d_fallback_reason(g);
     r.note = "forward + backward (dx, dW, db); " + std::string(why ? std::string("reference path: ") + why : "fast floor");
     return r;
 }
@@ -315,7 +315,7 @@ Result sgemm_case(const Options& o, const char* name, int M, int N, int K) {
 
 // The same conv2 GEMM as 64 per-example GEMMs (32,196,400) in an OpenMP loop,
 // OpenBLAS single-threaded inside: the best im2col + GEMM could do (the direct
-// kernels of core/ops_conv.cpp do better on this layer).
+// kernels of core/fast/conv_hwy.cpp do better on this layer).
 Result sgemm_per_example(const Options& o) {
     const int E = 64, M = 32, N = 196, K = 400;
     const Tensor A = random_tensor(Shape{M, K}, 6), B = random_tensor(Shape{E, K, N}, 7);

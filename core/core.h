@@ -1,7 +1,8 @@
-// Everything of core/ in one include.
+// Everything of core/ in one include: tensors, the tape and every op.
 #pragma once
-#include "core/kernels.h"
+#include "core/fast/gemm.h"
 #include "core/ops.h"
+#include "core/ops_nn.h"
 #include "core/parallel.h"
 #include "core/parameter.h"
 #include "core/tape.h"

@@ -1,5 +1,6 @@
 // Threads: one OpenMP pool shared by our loops and by OpenBLAS (its OpenMP
-// build), so the two never oversubscribe the cores.
+// build), so the two never oversubscribe the cores. The fast floor's threading
+// helpers (parallel_for, side_by_side) are in core/fast/parallel.h.
 #pragma once
 #include <cstddef>
 
@@ -12,27 +13,5 @@ int num_threads();
 // Elementwise loops smaller than this run on one thread: below it, waking the
 // pool costs more than the loop.
 constexpr std::size_t kParallelMin = 1 << 15;
-
-// Runs f() and g(), two independent pieces of work, side by side on the two
-// threads of a 2-thread pool, else one after the other. For a pair of GEMMs too
-// small to keep two threads busy each (linear's 256x784x128 weight gradient runs
-// only 1.55x faster on two threads than on one), running each single-threaded
-// side by side is faster: OpenBLAS runs single-threaded inside a parallel region.
-// f and g must not throw (check arguments before), and must not share outputs.
-template <class F, class G>
-void side_by_side(F&& f, G&& g) {
-    if (num_threads() != 2) {
-        f();
-        g();
-        return;
-    }
-#pragma omp parallel sections num_threads(2)
-    {
-#pragma omp section
-        f();
-#pragma omp section
-        g();
-    }
-}
 
 }  // namespace dl

@@ -16,6 +16,9 @@ Node& Tape::node(Var v) {
 
 Node& Tape::record(const char* op, const Shape& out_shape, std::initializer_list<Var> inputs,
                    BackwardFn backward, bool owns_params) {
+    if (inputs.size() > static_cast<size_t>(Node::kMaxInputs))
+        throw std::invalid_argument(std::string("tape: op '") + op + "' has " + std::to_string(inputs.size()) +
+                                    " inputs; a node holds at most " + std::to_string(Node::kMaxInputs));
     if (count_ == static_cast<int>(nodes_.size())) nodes_.push_back(std::make_unique<Node>());
     Node& n = *nodes_[count_];
     n.op = op;
@@ -27,7 +30,8 @@ Node& Tape::record(const char* op, const Shape& out_shape, std::initializer_list
     n.grad_ready = false;
     n.mixes_examples = false;
     n.is_loss = false;
-    n.params[0] = n.params[1] = nullptr;
+    n.loss_examples = 0;
+    n.loss_scale = 1.0f;
     for (Var v : inputs) {
         const Node& src = node(v);
         n.in[n.n_in++] = v.id;
@@ -89,11 +93,20 @@ const Tensor& Tape::grad(Var v) {
     return grad_acc(v.id);
 }
 
-void Tape::set_loss_examples(int batch, float per_example_scale) {
-    stats_batch_ = batch;
-    stats_scale_ = per_example_scale;
+// Marks the nodes that `root` depends on (inputs are recorded before their users,
+// so one pass downwards suffices).
+void Tape::mark_reached(int root) {
+    for (int i = 0; i <= root; ++i) nodes_[i]->reached = false;
+    nodes_[root]->reached = true;
+    for (int i = root; i >= 0; --i) {
+        const Node& n = *nodes_[i];
+        if (!n.reached) continue;
+        for (int k = 0; k < n.n_in; ++k) nodes_[n.in[k]]->reached = true;
+    }
 }
 
+// Only the ops the loss depends on matter: a train-mode batch norm elsewhere on
+// the tape does not make this loss's statistics undefined.
 void Tape::check_statistics_graph(int root) const {
     const Node& r = *nodes_[root];
     if (!r.is_loss)
@@ -101,7 +114,7 @@ void Tape::check_statistics_graph(int root) const {
                                     "loss (softmax_cross_entropy or mse_loss), not from op '" + r.op + "'");
     for (int i = 0; i <= root; ++i) {
         const Node& n = *nodes_[i];
-        if (!n.needs_grad) continue;
+        if (!n.needs_grad || !n.reached) continue;
         if (n.mixes_examples)
             throw std::invalid_argument(std::string("statistics: op '") + n.op +
                                         "' mixes the examples of a batch, so per-example gradients "
@@ -138,7 +151,10 @@ void Tape::backward(Var loss) {
         if (!nodes_[i]->param) nodes_[i]->grad_ready = false;
     stats_params_.clear();
     if (statistics_) {
+        mark_reached(loss.id);
         check_statistics_graph(loss.id);
+        stats_batch_ = root.loss_examples;
+        stats_scale_ = root.loss_scale;
         sqnorm_.assign(static_cast<size_t>(stats_batch_), 0.0f);
     }
     grad_acc(loss.id)[0] += 1.0f;

@@ -16,11 +16,16 @@
 // Backward functions *accumulate* (+=) into their inputs' gradients, which are
 // zeroed lazily the first time an op writes to them (grad_acc()).
 //
-// Per-example statistics (see DESIGN.md): with set_statistics(true), ops that
-// own parameters (linear, conv2d) also fill Parameter::grad_sq with
-// (1/B) sum_b g_b^2, and the tape collects each example's squared gradient norm.
+// Per-example statistics (README, "Per-example gradient statistics"): with
+// set_statistics(true), ops that own parameters (linear, conv2d, the norms) also
+// fill Parameter::grad_sq with (1/B) sum_b g_b^2, and the tape collects each
+// example's squared gradient norm. B and the scale of g_b come from the loss that
+// backward starts from.
 #pragma once
+#include <cstddef>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -39,6 +44,60 @@ struct Var {
 struct Node;
 using BackwardFn = void (*)(Tape& tape, Node& node);
 
+// What an op keeps for its backward, in named fields: a struct of the op's own
+// (`struct PoolSaved { PoolGeom g; std::vector<int> argmax; };`), built in storage
+// the node owns. A node keeps its state across tape.reset(), and a network records
+// the same ops in the same order every step, so the next step finds the state (and
+// the capacity of its buffers) in place: recording allocates nothing.
+class SavedState {
+public:
+    static constexpr std::size_t kBytes = 768;
+
+    SavedState() = default;
+    SavedState(const SavedState&) = delete;
+    SavedState& operator=(const SavedState&) = delete;
+    ~SavedState() { clear(); }
+
+    // The state of type S, made if the node held none of that type. When it did,
+    // the old state is returned as it was (its buffers keep their capacity): the
+    // op must set every field.
+    template <class S>
+    S& make() {
+        static_assert(sizeof(S) <= kBytes, "saved state: struct too large for the node's storage (raise kBytes)");
+        static_assert(alignof(S) <= alignof(std::max_align_t), "saved state: alignment too large");
+        if (tag_ != tag<S>()) {
+            clear();
+            new (bytes_) S();
+            destroy_ = [](void* p) { static_cast<S*>(p)->~S(); };
+            tag_ = tag<S>();
+        }
+        return *std::launder(reinterpret_cast<S*>(bytes_));
+    }
+
+    // The state of type S made by the op's forward (throws if the node holds another type).
+    template <class S>
+    S& get() {
+        if (tag_ != tag<S>()) throw std::logic_error("saved state: the node holds another op's state");
+        return *std::launder(reinterpret_cast<S*>(bytes_));
+    }
+
+private:
+    template <class S>
+    static const void* tag() {
+        static const char id = 0;
+        return &id;
+    }
+    void clear() {
+        if (destroy_) destroy_(bytes_);
+        destroy_ = nullptr;
+        tag_ = nullptr;
+    }
+
+    alignas(std::max_align_t) unsigned char bytes_[kBytes];
+    const void* tag_ = nullptr;  // which S lives in bytes_ (nullptr: none)
+    void (*destroy_)(void*) = nullptr;
+};
+
 struct Node {
     const char* op = "";
     Tensor out;                 // output buffer owned by the tape
@@ -46,24 +105,34 @@ struct Node {
     Tensor* value = &out;       // points to out, or to a Parameter's value for param leaves
     Tensor* grad = &dout;       // points to dout, or to a Parameter's grad
     Parameter* param = nullptr; // set for leaves made with Tape::param
-    int in[3] = {-1, -1, -1};   // input node ids
+    static constexpr int kMaxInputs = 3;
+    int in[kMaxInputs] = {-1, -1, -1};  // input node ids
     int n_in = 0;
     bool needs_grad = false;    // some input (transitively) needs a gradient
     bool grad_ready = false;    // grad zeroed for this backward pass
+    bool reached = false;       // the root of the current backward pass depends on this node
     bool mixes_examples = false;  // the op mixes batch examples (statistics undefined)
-    bool is_loss = false;       // a per-example mean/sum loss (statistics allowed from here)
+    // A per-example loss (softmax_cross_entropy, mse_loss) over loss_examples
+    // examples: the per-example gradient is g_b = loss_scale * (example b's
+    // contribution to the gradient of this loss); loss_scale = B for a mean, 1 for
+    // a sum. Statistics are allowed from such a node only.
+    bool is_loss = false;
+    int loss_examples = 0;
+    float loss_scale = 1.0f;
     BackwardFn backward = nullptr;
 
-    // Op arguments, kept small and fixed so that recording never allocates.
-    int iarg[12] = {};
-    float farg[4] = {};
-    Parameter* params[2] = {nullptr, nullptr};
-    Tensor aux[5];              // op scratch (saved masks, statistics, columns, ...)
-    std::vector<int> ints;      // integer scratch (labels, argmax indices)
+    // The op's saved state: n.save<ConvSaved>() in forward, n.saved<ConvSaved>() in backward.
+    template <class S>
+    S& save() { return state_.make<S>(); }
+    template <class S>
+    S& saved() { return state_.get<S>(); }
 
     Node() = default;
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
+
+private:
+    SavedState state_;
 };
 
 class Tape {
@@ -87,9 +156,9 @@ public:
     Node& node(int id) { return *nodes_[id]; }
     int size() const { return count_; }
 
-    // For ops: append a node with an output of the given shape.
-    // An op that owns parameters (linear, conv2d) passes owns_params = true:
-    // it needs a backward even when no input needs a gradient.
+    // For ops: append a node with an output of the given shape and up to
+    // Node::kMaxInputs inputs. An op that owns parameters (linear, conv2d) passes
+    // owns_params = true: it needs a backward even when no input needs a gradient.
     Node& record(const char* op, const Shape& out_shape, std::initializer_list<Var> inputs,
                  BackwardFn backward, bool owns_params = false);
     // For backward functions: the gradient buffer of node `id`, zeroed on first use.
@@ -111,9 +180,9 @@ public:
     // Per-example statistics.
     void set_statistics(bool on) { statistics_ = on; }
     bool statistics() const { return statistics_; }
-    // Called by loss ops: the batch size B and the factor s with g_b = s * (the
-    // contribution of example b to the gradient of the loss); s = B for a mean.
-    void set_loss_examples(int batch, float per_example_scale);
+    // During a statistics backward: the batch size B and the factor s with g_b =
+    // s * (the contribution of example b to the gradient), read from the loss node
+    // backward started from (Node::loss_examples, Node::loss_scale).
     int stats_batch() const { return stats_batch_; }
     float stats_scale() const { return stats_scale_; }
     // For stats ops during backward: checks that p gets its statistics from
@@ -128,6 +197,7 @@ public:
     void check_finite() const;
 
 private:
+    void mark_reached(int root);
     void check_statistics_graph(int root) const;
 
     std::vector<std::unique_ptr<Node>> nodes_;

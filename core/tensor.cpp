@@ -4,8 +4,8 @@
 #include <stdexcept>
 
 #include "core/blas_setup.h"
+#include "core/fast/parallel.h"
 #include "core/float_mode.h"
-#include "core/parallel.h"
 
 namespace dl {
 
@@ -71,8 +71,7 @@ void Tensor::reshape(const Shape& shape) {
 void Tensor::fill(float v) {
     const long n = static_cast<long>(data_.size());
     float* d = data_.data();
-#pragma omp parallel for schedule(static) if (n >= static_cast<long>(kParallelMin))
-    for (long i = 0; i < n; ++i) d[i] = v;
+    fast::parallel_for(n, n, [&](long first, long last) { std::fill(d + first, d + last, v); });
 }
 
 }  // namespace dl

@@ -1,4 +1,4 @@
-// Elementwise activations: ReLU, LeakyReLU, Tanh, Sigmoid (ops in core/ops_elementwise.cpp).
+// Elementwise activations: ReLU, LeakyReLU, Tanh, Sigmoid (ops in core/ops/elementwise.cpp).
 #pragma once
 #include <string>
 

@@ -1,6 +1,6 @@
 // Conv2d: x (N, C, H, W) -> (N, OC, OH, OW); weight (OC, C, k, k), bias (OC).
-// The op (core/ops_conv.cpp) runs a direct kernel (or im2col + GEMM) per example,
-// parallel over the batch.
+// The op: core/ops/conv.cpp (fast floor: core/fast/conv.h). fuse() (layers/fused.h)
+// runs a Conv2d, ReLU, MaxPool2d as one op.
 #pragma once
 #include <random>
 #include <string>
@@ -26,11 +26,6 @@ public:
     Var forward(Tape& tape, Var x) override {
         return conv2d(tape, x, weight_, has_bias_ ? &bias_ : nullptr, stride_, padding_);
     }
-    // This layer, a ReLU and a max pool as one op (Sequential's fusion; the same numbers).
-    Var forward_relu_max_pool(Tape& tape, Var x, int pool_kernel, int pool_stride) {
-        return conv2d_relu_max_pool2d(tape, x, weight_, has_bias_ ? &bias_ : nullptr, stride_, padding_, pool_kernel,
-                                      pool_stride);
-    }
     std::string describe() const override {
         return "Conv2d(" + std::to_string(in_) + ", " + std::to_string(out_) + ", kernel " + std::to_string(kernel_) +
                ", stride " + std::to_string(stride_) + ", padding " + std::to_string(padding_) +
@@ -43,6 +38,9 @@ public:
 
     Parameter& weight() { return weight_; }
     Parameter& bias() { return bias_; }
+    Parameter* bias_or_null() { return has_bias_ ? &bias_ : nullptr; }
+    int stride() const { return stride_; }
+    int padding() const { return padding_; }
 
 private:
     int in_, out_, kernel_, stride_, padding_;

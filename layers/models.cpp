@@ -45,6 +45,7 @@ std::unique_ptr<Module> make_cnn(const ModelSpec& s, std::mt19937& rng) {
     m->add<Linear>(32 * (s.height / 2 / 2) * (s.width / 2 / 2), 128, rng);
     m->add<ReLU>();
     m->add<Linear>(128, s.classes, rng);
+    fuse(*m);  // Conv2d, ReLU, MaxPool2d as one op (layers/fused.h)
     return m;
 }
 
@@ -69,6 +70,7 @@ std::unique_ptr<Module> make_cnn_bn(const ModelSpec& s, std::mt19937& rng) {
     m->add<ReLU>();
     m->add<Dropout>(0.25f, seed64(rng));
     m->add<Linear>(256, s.classes, rng);
+    fuse(*m);  // ReLU, MaxPool2d as one op (layers/fused.h)
     return m;
 }
 

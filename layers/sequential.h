@@ -1,22 +1,21 @@
-// Sequential: runs its layers in order. add() prefixes each layer's parameter
-// and buffer names with its index ("0.weight", "4.running_mean"), as PyTorch does.
+// Sequential: runs its layers in order, each layer's forward and nothing else.
+// add() prefixes each layer's parameter and buffer names with its index
+// ("0.weight", "4.running_mean"), as PyTorch does. Fusing layers into one op is
+// a separate, explicit step: fuse() in layers/fused.h.
 #pragma once
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "layers/activations.h"
-#include "layers/conv2d.h"
 #include "layers/module.h"
-#include "layers/pooling.h"
 
 namespace dl {
 
 class Sequential : public Module {
 public:
     Sequential& add(std::unique_ptr<Module> layer) {
-        const std::string prefix = std::to_string(layers_.size()) + ".";
+        const std::string prefix = std::to_string(added_++) + ".";
         for (Parameter* p : layer->parameters()) p->name = prefix + p->name;
         for (Buffer* b : layer->buffers()) b->name = prefix + b->name;
         layer->train(training_);
@@ -28,25 +27,8 @@ public:
         return add(std::make_unique<Layer>(std::forward<Args>(args)...));
     }
 
-    // Fused ops, with the same numbers (see core/ops_nn.h): Conv2d, ReLU, MaxPool2d
-    // run as conv2d_relu_max_pool2d; a ReLU followed by a MaxPool2d as relu_max_pool2d.
-    // Every other layer runs on its own.
     Var forward(Tape& tape, Var x) override {
-        for (size_t i = 0; i < layers_.size(); ++i) {
-            auto* conv = dynamic_cast<Conv2d*>(layers_[i].get());
-            const MaxPool2d* pool = pool_after_relu(i + 1);
-            if (conv && pool) {
-                x = conv->forward_relu_max_pool(tape, x, pool->kernel(), pool->stride());
-                i += 2;  // the ReLU and the pool are done too
-                continue;
-            }
-            if ((pool = pool_after_relu(i))) {
-                x = relu_max_pool2d(tape, x, pool->kernel(), pool->stride());
-                ++i;  // the pool is done too
-                continue;
-            }
-            x = layers_[i]->forward(tape, x);
-        }
+        for (auto& layer : layers_) x = layer->forward(tape, x);
         return x;
     }
     std::string describe() const override {
@@ -64,13 +46,20 @@ public:
     size_t size() const { return layers_.size(); }
     Module& operator[](size_t i) { return *layers_[i]; }
 
-private:
-    // The MaxPool2d at i + 1 when layer i is a ReLU, else nullptr.
-    const MaxPool2d* pool_after_relu(size_t i) const {
-        if (i + 1 >= layers_.size() || !dynamic_cast<const ReLU*>(layers_[i].get())) return nullptr;
-        return dynamic_cast<const MaxPool2d*>(layers_[i + 1].get());
+    // For passes that rewrite a model (fuse): take layers [first, first + count) out,
+    // and put a layer in at `pos`. Unlike add(), names stay as they are.
+    std::vector<std::unique_ptr<Module>> take(size_t first, size_t count) {
+        std::vector<std::unique_ptr<Module>> out;
+        for (size_t i = first; i < first + count; ++i) out.push_back(std::move(layers_.at(i)));
+        layers_.erase(layers_.begin() + first, layers_.begin() + first + count);
+        return out;
+    }
+    void insert(size_t pos, std::unique_ptr<Module> layer) {
+        layer->train(training_);
+        layers_.insert(layers_.begin() + pos, std::move(layer));
     }
 
+private:
     template <class T>
     std::vector<T> gather(std::vector<T> (Module::*list)()) {
         std::vector<T> all;
@@ -82,6 +71,7 @@ private:
     }
 
     std::vector<std::unique_ptr<Module>> layers_;
+    size_t added_ = 0;  // layers ever added: the next name prefix (after take(), not the size)
 };
 
 }  // namespace dl

@@ -4,16 +4,29 @@
 #include <cstdint>
 
 #include "core/parallel.h"
+#include "optim/registry.h"
 #include "optim/running_average.h"
 
 namespace dl {
 
+namespace {
+
+const OptionTable<AdamOptions>& option_table() {
+    using O = AdamOptions;
+    static const OptionTable<O> table{
+        option("lr", &O::lr, "learning rate eta", at_least(0)),
+        time_constant("n_g", &O::n_g, "beta1", "time constant N_g of the gradient average").also_flag("--momentum-n"),
+        time_constant("n_s", &O::n_s, "beta2", "time constant N_s of the average of g^2").also_flag("--rms-n"),
+        option("eps", &O::eps, "added to sqrt(s), outside the root", at_least(0)),
+        option("weight_decay", &O::weight_decay, "decoupled weight decay lambda (AdamW)", at_least(0))};
+    return table;
+}
+
+}  // namespace
+
 Adam::Adam(ParameterList params, const AdamOptions& options)
     : Optimizer("adam", std::move(params), options.lr), options_(options) {
-    check_time_constant(name(), "n_g", options.n_g, ", beta1 = 1 - 1/n_g");
-    check_time_constant(name(), "n_s", options.n_s, ", beta2 = 1 - 1/n_s");
-    check_nonnegative(name(), "eps", options.eps);
-    check_nonnegative(name(), "weight_decay", options.weight_decay);
+    option_table().validate(options, name());
     mean_ = add_state(1);
     second_moment_ = add_state(1);
 }
@@ -41,6 +54,14 @@ void Adam::update(Parameter& p, size_t index) {
 #pragma omp parallel for if (n >= static_cast<int64_t>(kParallelMin))
     for (int64_t i = 0; i < n; ++i)
         phi[i] = decay * phi[i] - eta * (mu[i] / c1) / (std::sqrt(s[i] / c2) + eps);
+}
+
+
+OptimizerEntry adam_entry() {
+    OptimizerEntry e = OptimizerEntry::of<Adam>(
+        "adam", "Adam with bias correction 1 - beta^t (Kingma & Ba 2015; AdamW with weight_decay)", option_table());
+    e.batch_scaling = {BatchScaling::Rule::Linear, "n_g"};
+    return e;
 }
 
 }  // namespace dl

@@ -15,6 +15,9 @@
 //     Phi_t[i] <- (1 - eta lambda) Phi_t[i]
 // eps sits outside the root here, as in the paper; the lecture's simplified
 // Adam (adam-lecture) puts it inside.
+//
+// Options by name: lr, n_g (or beta1 = 1 - 1/N_g), n_s (or beta2 = 1 - 1/N_s),
+// eps, weight_decay: PyTorch's Adam(lr, betas=(0.9, 0.999)) is beta1=0.9 beta2=0.999.
 #pragma once
 #include "optim/optimizer.h"
 
@@ -42,5 +45,9 @@ private:
     float correction1_ = 1.0f;        // 1 - beta1^t for this step
     float correction2_ = 1.0f;        // 1 - beta2^t for this step
 };
+
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry adam_entry();
 
 }  // namespace dl

@@ -10,6 +10,8 @@
 //
 // For t <= N the averages are the exact means of g^_1..g^_t, so the first
 // step is eta g^ / sqrt(g^2 + eps) (about eta sign(g^)), like published Adam.
+//
+// Options by name: lr, n_g (or beta1 = 1 - 1/N_g), n_s (or beta2 = 1 - 1/N_s), eps.
 #pragma once
 #include "optim/optimizer.h"
 
@@ -33,5 +35,9 @@ private:
     AdamLectureOptions options_;
     int mean_, second_moment_;  // state slots of mu and s
 };
+
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry adam_lecture_entry();
 
 }  // namespace dl

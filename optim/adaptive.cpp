@@ -5,17 +5,31 @@
 #include <cstdint>
 
 #include "core/parallel.h"
+#include "optim/registry.h"
 
 namespace dl {
 
+namespace {
+
+const OptionTable<AdaptiveOptions>& option_table() {
+    using O = AdaptiveOptions;
+    static const OptionTable<O> table{
+        option("lr", &O::lr, "lambda_eta: eta[i] = lambda_eta g~^2/sigma~^2", at_least(0)),
+        option("k", &O::k, "K: warm-up steps without an update", at_least(0)).also_flag("--adaptive-k"),
+        option("lambda_b", &O::lambda_b, "lambda_B: B*[i] = lambda_B sigma~^2/g~^2", above(0)),
+        option("eps", &O::eps, "added to g~^2 and sigma~^2", above(0)),
+        option("max_eta", &O::max_eta, "cap on eta[i]", above_up_to(0, INFINITY)),
+        option("per_example_sigma", &O::per_example_sigma, "estimate sigma from per-example statistics"),
+        option("batch_size", &O::batch_size, "B when no statistics give it", at_least(0))
+            .filled_by(OptionRole::BatchSize)};
+    return table;
+}
+
+}  // namespace
+
 Adaptive::Adaptive(ParameterList params, const AdaptiveOptions& options)
     : Optimizer("adaptive", std::move(params), options.lr), options_(options) {
-    check_option(options.k >= 0, name(), "k", options.k, "k >= 0");
-    check_option(std::isfinite(options.lambda_b) && options.lambda_b > 0.0f, name(), "lambda_b",
-                 options.lambda_b, "0 < lambda_b < inf");
-    check_option(std::isfinite(options.eps) && options.eps > 0.0f, name(), "eps", options.eps,
-                 "0 < eps < inf");
-    check_option(options.max_eta > 0.0f, name(), "max_eta", options.max_eta, "max_eta > 0");
+    option_table().validate(options, name());
     check_option(options.per_example_sigma || options.batch_size >= 1, name(), "batch_size",
                  options.batch_size, "batch_size >= 1 unless per_example_sigma");
     mean_ = add_state(1);
@@ -56,6 +70,16 @@ void Adaptive::update(Parameter& p, size_t index) {
         const float eta = std::min(max_eta, lambda_eta * g2 / (sigma2 + eps));
         phi[i] -= eta * g[i];
     }
+}
+
+
+OptimizerEntry adaptive_entry() {
+    OptimizerEntry e = OptimizerEntry::of<Adaptive>(
+        "adaptive", "per-parameter critical batch size B*[i] and eta[i] (lecture: A Complete Algorithm)", option_table());
+    e.statistics = NeedsStatistics::WhenOption;
+    e.statistics_option = "per_example_sigma";
+    e.batch_scaling = {BatchScaling::Rule::Linear, ""};
+    return e;
 }
 
 }  // namespace dl

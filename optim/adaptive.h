@@ -35,7 +35,9 @@
 //   derivation eta_B = B g^2/(32 sigma^2 L), lambda_eta = B/(32 L) for
 //   curvature bound L. lambda_B = 16 is the derivation's constant.
 // - B is Parameter::stats_batch when statistics were computed, else the
-//   batch_size option.
+//   batch_size option (a trainer sets it to its batch size).
+//
+// Options by name: lr (lambda_eta), k, lambda_b, eps, max_eta, per_example_sigma, batch_size.
 #pragma once
 #include "optim/optimizer.h"
 
@@ -63,5 +65,9 @@ private:
     AdaptiveOptions options_;
     int mean_, second_moment_, critical_batch_;  // state slots of g~, s~, B*(t)
 };
+
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry adaptive_entry();
 
 }  // namespace dl

@@ -18,6 +18,8 @@
 //
 // The noise comes from a seeded generator whose state is saved with the
 // optimizer, in parameter order, so runs are reproducible and resumable.
+//
+// Options by name: lr, temperature, seed (a trainer sets it from its --seed).
 #pragma once
 #include <cstdint>
 
@@ -45,5 +47,9 @@ private:
     LangevinOptions options_;
     NormalRng rng_;
 };
+
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry langevin_entry();
 
 }  // namespace dl

@@ -3,17 +3,30 @@
 #include <algorithm>
 #include <cmath>
 
+#include "optim/registry.h"
 #include "optim/running_average.h"
 
 namespace dl {
 
+namespace {
+
+const OptionTable<LangevinPrecondOptions>& option_table() {
+    using O = LangevinPrecondOptions;
+    static const OptionTable<O> table{
+        option("lr", &O::lr, "eta', in units of the loss: eta_i = eta'/sigma_i^2", at_least(0)),
+        time_constant("n_s", &O::n_s, "alpha", "time constant N_s of the average of sigma^2").also_flag("--rms-n"),
+        option("sigma2_floor", &O::sigma2_floor, "floor on sigma^2, bounds eta_i by eta'/floor", above(0)),
+        option("temperature", &O::temperature, "temperature T of the explicit noise", at_least(0)),
+        option("seed", &O::seed, "seed of the noise").filled_by(OptionRole::Seed)};
+    return table;
+}
+
+}  // namespace
+
 LangevinPrecond::LangevinPrecond(ParameterList params, const LangevinPrecondOptions& options)
     : Optimizer("langevin-precond", std::move(params), options.lr), options_(options),
       rng_(options.seed) {
-    check_time_constant(name(), "n_s", options.n_s);
-    check_option(std::isfinite(options.sigma2_floor) && options.sigma2_floor > 0.0f, name(),
-                 "sigma2_floor", options.sigma2_floor, "0 < sigma2_floor < inf");
-    check_nonnegative(name(), "temperature", options.temperature);
+    option_table().validate(options, name());
     variance_ = add_state(1);
 }
 
@@ -32,6 +45,16 @@ void LangevinPrecond::update(Parameter& p, size_t index) {
         phi[i] -= eta * g[i];
         if (T > 0.0f) phi[i] -= std::sqrt(2.0f * eta * T) * rng_.next();
     }
+}
+
+
+OptimizerEntry langevin_precond_entry() {
+    OptimizerEntry e = OptimizerEntry::of<LangevinPrecond>(
+        "langevin-precond", "Langevin with eta_i = eta'/sigma_i^2 from per-example variances (lecture: Langevin and RMSProp)",
+        option_table());
+    e.statistics = NeedsStatistics::Always;
+    e.batch_scaling = {BatchScaling::Rule::Linear, ""};
+    return e;
 }
 
 }  // namespace dl

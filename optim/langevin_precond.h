@@ -17,6 +17,9 @@
 // - floor > 0 bounds eta_i by eta'/floor (sigma^2 can be ~0 for unused weights).
 // - The explicit noise (temperature T, default 0) is optional, as in langevin.
 // Needs per-example statistics (Parameter::grad_sq).
+//
+// Options by name: lr (eta'), n_s (or its decay form alpha = 1 - 1/N_s),
+// sigma2_floor, temperature, seed (a trainer sets it from its --seed).
 #pragma once
 #include <cstdint>
 
@@ -48,5 +51,9 @@ private:
     NormalRng rng_;
     int variance_;  // state slot of sigma2
 };
+
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry langevin_precond_entry();
 
 }  // namespace dl

@@ -4,12 +4,26 @@
 #include <cstdint>
 
 #include "core/parallel.h"
+#include "optim/registry.h"
 
 namespace dl {
 
+namespace {
+
+const OptionTable<MomentumOptions>& option_table() {
+    using O = MomentumOptions;
+    static const OptionTable<O> table{
+        option("lr", &O::lr, "learning rate eta", at_least(0)),
+        time_constant("n_g", &O::n_g, "momentum", "time constant N_g of the velocity").also_flag("--momentum-n"),
+        option("nesterov", &O::nesterov, "Nesterov's look-ahead along the velocity")};
+    return table;
+}
+
+}  // namespace
+
 Momentum::Momentum(ParameterList params, const MomentumOptions& options)
     : Optimizer("momentum", std::move(params), options.lr), options_(options) {
-    check_time_constant(name(), "n_g", options.n_g);
+    option_table().validate(options, name());
     velocity_ = add_state(1);
 }
 
@@ -26,6 +40,15 @@ void Momentum::update(Parameter& p, size_t index) {
         v[i] = keep * v[i] + eta * g[i];
         phi[i] -= nesterov ? eta * g[i] + keep * v[i] : v[i];
     }
+}
+
+
+OptimizerEntry momentum_entry() {
+    OptimizerEntry e = OptimizerEntry::of<Momentum>(
+        "momentum", "v = (1 - 1/N_g) v + eta g, Phi -= v (lecture: Momentum; PyTorch's SGD with momentum)",
+        option_table());
+    e.batch_scaling = {BatchScaling::Rule::OverTimeConstant, "n_g"};
+    return e;
 }
 
 }  // namespace dl

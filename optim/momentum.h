@@ -9,6 +9,10 @@
 //     Phi_t+1 = Phi_t - (eta g^_t + (1 - 1/N_g) v_t)
 //
 // N_g = 1 is plain SGD. The conjugate form with eta' = N_g eta is momentum-ema.
+//
+// Options by name: lr, n_g (or its decay form momentum = 1 - 1/N_g), nesterov.
+// With momentum = m this is PyTorch's SGD(lr, momentum=m) step for step
+// (its buffer b = m b + g and our v = eta b): momentum 0.9 is n_g 10.
 #pragma once
 #include "optim/optimizer.h"
 
@@ -16,7 +20,7 @@ namespace dl {
 
 struct MomentumOptions {
     float lr = 0.01f;   // eta
-    float n_g = 10.0f;  // N_g >= 1, the time constant of the velocity (m = 1 - 1/N_g)
+    float n_g = 10.0f;  // N_g >= 1, the time constant of the velocity (momentum m = 1 - 1/N_g)
     bool nesterov = false;
 };
 
@@ -31,5 +35,9 @@ private:
     MomentumOptions options_;
     int velocity_;  // state slot of v
 };
+
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry momentum_entry();
 
 }  // namespace dl

@@ -8,6 +8,9 @@
 // The lecture expects eta' and N_g to be more independent (conjugate) than
 // eta and N_g: changing N_g here does not change the size of the steps.
 // lr() is eta'. mu is a plain EMA (no bias correction), as on the slide.
+//
+// Options by name: lr (eta'), n_g (or its decay form momentum = 1 - 1/N_g: the
+// update mu = beta mu + (1 - beta) g of TensorFlow's and Keras's EMA).
 #pragma once
 #include "optim/optimizer.h"
 
@@ -29,5 +32,9 @@ private:
     MomentumEMAOptions options_;
     int mean_;  // state slot of mu
 };
+
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry momentum_ema_entry();
 
 }  // namespace dl

@@ -1,6 +1,7 @@
 // Everything of optim/ in one include, from the simplest algorithm to the most complex.
 #pragma once
 #include "optim/running_average.h"
+#include "optim/options.h"
 #include "optim/optimizer.h"
 #include "optim/sgd.h"
 #include "optim/momentum.h"

@@ -28,11 +28,6 @@ void check_option(bool ok, const std::string& algorithm, const char* option, dou
                                 format_value(value) + " (expected " + expected + ")");
 }
 
-void check_time_constant(const std::string& algorithm, const char* option, double n, const std::string& note) {
-    const std::string expected = "1 <= " + std::string(option) + " < inf" + note;
-    check_option(std::isfinite(n) && n >= 1.0, algorithm, option, n, expected.c_str());
-}
-
 void check_nonnegative(const std::string& algorithm, const char* option, double value) {
     const std::string expected = "0 <= " + std::string(option) + " < inf";
     check_option(std::isfinite(value) && value >= 0.0, algorithm, option, value, expected.c_str());

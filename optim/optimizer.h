@@ -75,9 +75,8 @@ private:
 //   "Invalid <option> for <algorithm>: <value> (expected <expected>)".
 void check_option(bool ok, const std::string& algorithm, const char* option, double value,
                   const char* expected);
-// The two checks most options need: a running average's time constant
-// (expected "1 <= N < inf" followed by `note`), and a finite value >= 0.
-void check_time_constant(const std::string& algorithm, const char* option, double n, const std::string& note = "");
+// A finite value >= 0 (the learning rate). An algorithm checks its options with
+// its OptionTable (optim/options.h), which knows each option's range.
 void check_nonnegative(const std::string& algorithm, const char* option, double value);
 
 // Binary helpers for save_extra/load_extra (load throws std::runtime_error

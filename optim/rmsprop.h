@@ -20,6 +20,9 @@
 //   It needs per-example statistics.
 // - s is a plain EMA (no bias correction), as on the slide: the first steps
 //   are up to sqrt(N_s) times larger than later ones. adam-lecture corrects this.
+//
+// Options by name: lr, n_s (or its decay form alpha = 1 - 1/N_s, PyTorch's name:
+// alpha 0.99 is n_s 100), eps. The three names fix variance and per_example.
 #pragma once
 #include "optim/optimizer.h"
 
@@ -45,5 +48,11 @@ private:
     RMSPropOptions options_;
     int second_moment_;  // state slot of s
 };
+
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry rmsprop_entry();
+OptimizerEntry rmsprop_var_entry();
+OptimizerEntry rmsprop_per_example_entry();
 
 }  // namespace dl

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "optim/registry.h"
+
 namespace dl {
 
 namespace {
@@ -88,41 +90,146 @@ public:
         return static_cast<float>(inner_->lr(step, epoch) * (start_ + (1.0 - start_) * ramp));
     }
     bool cycle_ends(int completed_epochs) const override { return inner_->cycle_ends(completed_epochs); }
+    int batch_size(int epoch, int configured) const override { return inner_->batch_size(epoch, configured); }
 private:
     std::unique_ptr<Schedule> inner_;
     float epochs_, start_;
 };
 
-std::unique_ptr<Schedule> make_base(const ScheduleConfig& c) {
-    if (c.kind == "constant") return std::make_unique<Constant>(c.lr);
-    if (c.kind == "robbins-monro") {
-        check_value(c.tau > 0.0f, "the schedule", "tau", c.tau, "tau > 0");
-        return std::make_unique<RobbinsMonro>(c.lr, c.tau);
+// Smith et al.: the inner schedule's lr times batch_growth_at's lr_factor, and
+// its batch size. (The factor multiplies the warmed-up lr, in that order.)
+class BatchGrowthSchedule : public Schedule {
+public:
+    BatchGrowthSchedule(std::unique_ptr<Schedule> inner, BatchGrowthConfig growth)
+        : inner_(std::move(inner)), growth_(std::move(growth)) {
+        batch_growth_at(growth_, 0);  // checks the configuration once, here
     }
+    float lr(long step, double epoch) const override {
+        return inner_->lr(step, epoch) * batch_growth_at(growth_, static_cast<int>(epoch)).lr_factor;
+    }
+    bool cycle_ends(int completed_epochs) const override { return inner_->cycle_ends(completed_epochs); }
+    int batch_size(int epoch, int) const override { return batch_growth_at(growth_, epoch).batch; }
+private:
+    std::unique_ptr<Schedule> inner_;
+    BatchGrowthConfig growth_;
+};
+
+// Every option of every schedule, with its range and help: the one place they are declared.
+const OptionTable<ScheduleConfig>& config_table() {
+    using C = ScheduleConfig;
+    static const OptionTable<C> table{
+        option("tau", &C::tau, "steps until eta halves: eta_t = eta_0/(1 + t/tau)", above(0)),
+        option("milestones", &C::milestones, "epochs (increasing) where eta drops, or the batch grows", at_least(1)),
+        option("factor", &C::factor, "multiplier of eta at each milestone (batch-growth: the batch grows by 1/factor)",
+               above_up_to(0, 1))
+            .also_flag("--decay"),
+        option("cycle_epochs", &C::cycle_epochs, "length of a cosine cycle in epochs", above(0)),
+        option("lr_min", &C::lr_min, "eta at the end of a cycle (at most the base lr)", at_least(0)),
+        option("max_batch", &C::max_batch, "the batch grows up to max(batch size, max_batch)", at_least(1)),
+        option("warmup_epochs", &C::warmup_epochs, "epochs of linear warm-up (0: none)", at_least(0)),
+        option("warmup_start", &C::warmup_start, "the warm-up starts at this fraction of eta", above_up_to(0, 1)),
+    };
+    return table;
+}
+
+// The options each kind takes (warm-up applies to all).
+std::vector<std::string> options_of(const std::string& kind) {
+    std::vector<std::string> names;
+    if (kind == "robbins-monro") names = {"tau"};
+    if (kind == "step") names = {"milestones", "factor"};
+    if (kind == "cosine") names = {"cycle_epochs", "lr_min"};
+    if (kind == "batch-growth") names = {"milestones", "factor", "max_batch"};
+    names.insert(names.end(), {"warmup_epochs", "warmup_start"});
+    return names;
+}
+
+std::unique_ptr<Schedule> make_base(const ScheduleConfig& c) {
+    if (c.kind == "constant" || c.kind == "batch-growth") return std::make_unique<Constant>(c.lr);
+    if (c.kind == "robbins-monro") return std::make_unique<RobbinsMonro>(c.lr, c.tau);
     if (c.kind == "step") {
-        check_value(c.factor > 0.0f && c.factor <= 1.0f, "the schedule", "factor", c.factor, "0 < factor <= 1");
         check_milestones(c.milestones, "step schedule");
         return std::make_unique<StepDecay>(c.lr, c.factor, c.milestones);
     }
-    if (c.kind == "cosine") {
-        check_value(c.cycle_epochs > 0.0f, "the schedule", "cycle_epochs", c.cycle_epochs, "cycle_epochs > 0");
-        check_value(c.lr_min >= 0.0f && c.lr_min <= c.lr, "the schedule", "lr_min", c.lr_min, "0 <= lr_min <= lr");
-        return std::make_unique<CosineRestarts>(c.lr, c.lr_min, c.cycle_epochs);
-    }
-    throw std::invalid_argument("make_schedule: unknown schedule '" + c.kind +
-                                "' (known: constant, robbins-monro, step, cosine)");
+    check_value(c.lr_min <= c.lr, "schedule cosine", "lr_min", c.lr_min, "0 <= lr_min <= lr");
+    return std::make_unique<CosineRestarts>(c.lr, c.lr_min, c.cycle_epochs);
 }
 
 }  // namespace
 
 std::unique_ptr<Schedule> make_schedule(const ScheduleConfig& c) {
-    check_value(std::isfinite(c.lr) && c.lr > 0.0f, "the schedule", "lr", c.lr, "0 < lr < inf");
-    check_value(c.warmup_epochs >= 0.0f, "the schedule", "warmup_epochs", c.warmup_epochs, "warmup_epochs >= 0");
-    check_value(c.warmup_start > 0.0f && c.warmup_start <= 1.0f, "the schedule", "warmup_start", c.warmup_start,
-                   "0 < warmup_start <= 1");
-    auto base = make_base(c);
-    if (c.warmup_epochs == 0.0f) return base;
-    return std::make_unique<Warmup>(std::move(base), c.warmup_epochs, c.warmup_start);
+    static const char* const kinds[] = {"constant", "robbins-monro", "step", "cosine", "batch-growth"};
+    if (std::find(std::begin(kinds), std::end(kinds), c.kind) == std::end(kinds))
+        throw std::invalid_argument("make_schedule: unknown schedule '" + c.kind +
+                                    "' (known: constant, robbins-monro, step, cosine, batch-growth)");
+    const std::string who = "schedule " + c.kind;
+    check_value(std::isfinite(c.lr) && c.lr > 0.0f, who.c_str(), "lr", c.lr, "0 < lr < inf");
+    config_table().subset(options_of(c.kind)).validate(c, who);
+    auto s = make_base(c);
+    if (c.warmup_epochs > 0.0f) s = std::make_unique<Warmup>(std::move(s), c.warmup_epochs, c.warmup_start);
+    if (c.kind != "batch-growth") return s;
+    check_value(c.batch_size >= 1, who.c_str(), "batch_size", c.batch_size, "batch_size >= 1");
+    BatchGrowthConfig g;
+    g.batch = c.batch_size;
+    g.growth = 1.0f / c.factor;
+    g.milestones = c.milestones;
+    g.max_batch = std::max(c.batch_size, c.max_batch);
+    return std::make_unique<BatchGrowthSchedule>(std::move(s), std::move(g));
+}
+
+// ---- The registry's entries ----------------------------------------------------
+
+namespace {
+
+// An entry whose options are the fields of ScheduleConfig that `kind` takes.
+ScheduleEntry config_entry(const char* name, const char* help, ScheduleConfig defaults) {
+    auto build = [](const ScheduleContext& context, ScheduleConfig c) {
+        c.lr = context.lr;
+        c.batch_size = context.batch_size;
+        return make_schedule(c);
+    };
+    const auto table = config_table().subset(options_of(defaults.kind));
+    return ScheduleEntry::of<ScheduleConfig>(name, help, table, build, defaults);
+}
+
+ScheduleConfig of_kind(const char* kind) {
+    ScheduleConfig c;
+    c.kind = kind;
+    return c;
+}
+
+}  // namespace
+
+ScheduleEntry constant_schedule_entry() {
+    return config_entry("constant", "eta = eta_0", of_kind("constant"));
+}
+
+ScheduleEntry robbins_monro_schedule_entry() {
+    return config_entry("robbins-monro",
+                        "eta_t = eta_0/(1 + t/tau): eta -> 0 and sum eta = inf (Classical Convergence Theorem)",
+                        of_kind("robbins-monro"));
+}
+
+ScheduleEntry step_schedule_entry() {
+    return config_entry("step", "eta times factor at each milestone (ResNet: eta reduced twice)", of_kind("step"));
+}
+
+ScheduleEntry cosine_restarts_schedule_entry() {
+    return config_entry("cosine-restarts",
+                        "cosine annealing with warm restarts every cycle_epochs (SGDR; snapshot ensembles)",
+                        of_kind("cosine"));
+}
+
+ScheduleEntry warmup_schedule_entry() {
+    ScheduleConfig c = of_kind("constant");
+    c.warmup_epochs = 1.0f;
+    return config_entry("warmup", "constant eta after a linear warm-up (Goyal et al. 2017)", c);
+}
+
+ScheduleEntry batch_growth_schedule_entry() {
+    return config_entry("batch-growth",
+                        "the batch grows by 1/factor at each milestone instead of eta decaying, up to max_batch, "
+                        "then eta decays (Smith et al. 2018)",
+                        of_kind("batch-growth"));
 }
 
 BatchScaled scale_for_batch(float lr_per_example, float n_g_per_example, int batch) {

@@ -18,6 +18,14 @@
 //                  snapshot is taken where a cycle ends.
 //   + warmup       any of them times start + (1 - start) min(1, epoch/warmup_epochs):
 //                  linear warm-up (Goyal et al. 2017, "Accurate, Large Minibatch SGD").
+//   batch-growth   constant (with its warm-up) whose batch size grows instead of eta
+//                  decaying (Smith et al., see batch_growth_at below): batch_size(epoch)
+//                  and lr(step, epoch) both follow batch_growth_at.
+//
+// The registry (optim/registry.h) offers them by the names a command line uses:
+// constant, robbins-monro, step, cosine-restarts, warmup (constant with one epoch
+// of warm-up), batch-growth; their options are the fields of ScheduleConfig
+// listed in schedule.cpp with their ranges and help.
 #pragma once
 #include <memory>
 #include <string>
@@ -31,22 +39,36 @@ public:
     virtual float lr(long step, double epoch) const = 0;
     // True when a cosine cycle ends with epoch `completed_epochs` (snapshot time).
     virtual bool cycle_ends(int completed_epochs) const { (void)completed_epochs; return false; }
+    // The batch size for `epoch`, given the one the user chose (batch-growth changes it).
+    virtual int batch_size(int epoch, int configured) const { (void)epoch; return configured; }
 };
 
 struct ScheduleConfig {
-    std::string kind = "constant";   // constant | robbins-monro | step | cosine
+    std::string kind = "constant";   // constant | robbins-monro | step | cosine | batch-growth
     float lr = 0.01f;                // eta_0 (> 0)
     float tau = 1000.0f;             // robbins-monro: steps until eta halves (> 0)
-    float factor = 0.1f;             // step: multiplier at each milestone (0 < factor <= 1)
-    std::vector<int> milestones;     // step: epochs, increasing, > 0
+    float factor = 0.1f;             // step: multiplier at each milestone (0 < factor <= 1);
+                                     // batch-growth: the batch grows by 1/factor instead
+    std::vector<int> milestones;     // step, batch-growth: epochs, increasing, > 0
     float cycle_epochs = 10.0f;      // cosine: length of a cycle in epochs (> 0)
     float lr_min = 0.0f;             // cosine: eta_min (0 <= lr_min <= lr)
     float warmup_epochs = 0.0f;      // >= 0; 0: no warm-up
     float warmup_start = 0.1f;       // warm-up starts at this fraction of the schedule (0..1]
+    int batch_size = 64;             // batch-growth: the initial batch size (>= 1)
+    int max_batch = 4096;            // batch-growth: the batch grows up to max(batch_size, max_batch)
 };
 
 // Throws std::invalid_argument naming the bad field.
 std::unique_ptr<Schedule> make_schedule(const ScheduleConfig& config);
+
+// The registry's entries of the schedules above (see optim/registry.h).
+struct ScheduleEntry;
+ScheduleEntry constant_schedule_entry();
+ScheduleEntry robbins_monro_schedule_entry();
+ScheduleEntry step_schedule_entry();
+ScheduleEntry cosine_restarts_schedule_entry();
+ScheduleEntry warmup_schedule_entry();
+ScheduleEntry batch_growth_schedule_entry();
 
 // "Putting It Together (TZ)": from per-example hyperparameters (eta', N'_g at
 // B = 1, N_g = 1) to batch size B.

@@ -20,4 +20,8 @@ protected:
     void update(Parameter& p, size_t index) override;
 };
 
+// For the registry (optim/registry.h): names, options with defaults, ranges and help.
+struct OptimizerEntry;
+OptimizerEntry sgd_entry();
+
 }  // namespace dl

@@ -6,10 +6,10 @@
 # ordinary code, runs slowly after AVX code that skipped it (measured here: about 90 ns
 # per switch; docs/performance.md). GCC inserts vzeroupper itself; this reads the
 # disassembly (a linear scan: a ymm/zmm use dirties, vzeroupper cleans, ret must be clean).
-#   scripts/check_vzeroupper.sh [objects...]    (default: build/obj/core/fast/*_hwy.o)
+#   scripts/check_vzeroupper.sh [objects...]    (default: build/obj/core/fast/*.o)
 set -euo pipefail
 objs=("$@")
-[ ${#objs[@]} -eq 0 ] && objs=(build/obj/core/fast/*_hwy.o)
+[ ${#objs[@]} -eq 0 ] && objs=(build/obj/core/fast/*.o)
 status=0
 for o in "${objs[@]}"; do
     objdump -d --no-show-raw-insn -C "$o" | awk -v obj="$o" '

@@ -10,13 +10,16 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/core.h"
+#include "core/fast/fast.h"
 
 namespace dl::testing {
 
@@ -97,6 +100,90 @@ inline void check_gradients(const std::string& what, const Forward& f, std::vect
     INFO(what << ": " << skipped << " kink points skipped of " << (checked + skipped));
     CHECK(checked > 0);
     CHECK(skipped * 10 <= checked + skipped);
+}
+
+// ---- the fast floor against the reference floor ------------------------------------------
+
+// What one floor computed: f's output, the gradients of the inputs and parameters,
+// and with statistics grad_sq and the per-example norms.
+struct FloorRun {
+    std::vector<std::pair<std::string, Tensor>> tensors;
+    std::vector<float> norms;
+};
+
+// Records f on a fresh tape and runs backward from a per-example loss: softmax
+// cross-entropy of 0.1 times f's output flattened per example (labels b % classes;
+// scaled down so that the rounding differences of the two floors' forwards barely
+// move the softmax), or with `sum_loss` sum(out * R) with fixed random R.
+inline FloorRun run_floor(const Forward& f, const std::vector<Tensor>& inputs, const std::vector<Parameter*>& params,
+                          bool stats, bool sum_loss) {
+    for (Parameter* p : params) {
+        p->zero_grad();
+        p->grad_sq = Tensor();
+        p->stats_batch = 0;
+    }
+    Tape tape;
+    tape.set_statistics(stats);
+    std::vector<Var> vars;
+    for (const Tensor& x : inputs) vars.push_back(tape.input(x, /*requires_grad=*/true));
+    Var y = f(tape, vars);
+    Var loss;
+    if (sum_loss) {
+        loss = sum(tape, mul(tape, y, tape.input(random_tensor(tape.shape(y), 4343))));
+    } else {
+        Var logits = mul(tape, flatten(tape, y), 0.1f);
+        std::vector<int> labels(tape.shape(logits)[0]);
+        for (size_t b = 0; b < labels.size(); ++b) labels[b] = (int)(b % tape.shape(logits)[1]);
+        loss = softmax_cross_entropy(tape, logits, labels);
+    }
+    tape.backward(loss);
+    FloorRun run;
+    run.tensors.emplace_back("output", tape.value(y));
+    for (size_t k = 0; k < vars.size(); ++k) run.tensors.emplace_back("d input " + std::to_string(k), tape.grad(vars[k]));
+    for (Parameter* p : params) {
+        run.tensors.emplace_back("d " + p->name, p->grad);
+        if (stats) run.tensors.emplace_back("grad_sq " + p->name, p->grad_sq);
+    }
+    if (stats) run.norms = tape.per_example_grad_norms();
+    return run;
+}
+
+// f on the fast floor against f on the reference floor (fast::ReferenceOnly): the
+// output, every gradient and with `stats` the per-example statistics agree within
+// `tol` relative to (|reference| + 1e-3 max|reference|), or bit for bit with tol = 0.
+inline void compare_floors(const std::string& what, const Forward& f, const std::vector<Tensor>& inputs,
+                           const std::vector<Parameter*>& params = {}, bool stats = false, double tol = 1e-4,
+                           bool sum_loss = false) {
+    const FloorRun fast_run = run_floor(f, inputs, params, stats, sum_loss);
+    FloorRun ref;
+    {
+        fast::ReferenceOnly reference;
+        ref = run_floor(f, inputs, params, stats, sum_loss);
+    }
+    REQUIRE(fast_run.tensors.size() == ref.tensors.size());
+    auto close = [&](const float* a, const float* b, size_t n, const std::string& name) {
+        double largest = 0.0;
+        for (size_t i = 0; i < n; ++i) largest = std::max(largest, (double)std::fabs(b[i]));
+        size_t bad = 0, first = n;
+        for (size_t i = 0; i < n; ++i) {
+            const bool same = a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i]));
+            if (!same && !(std::fabs(a[i] - b[i]) <= tol * (std::fabs(b[i]) + 1e-2 * largest))) {
+                if (bad++ == 0) first = i;
+            }
+        }
+        INFO(what << ": " << name << ": " << bad << " of " << n << " differ, first at " << first << ": fast "
+                  << (bad ? a[first] : 0.0f) << " reference " << (bad ? b[first] : 0.0f));
+        CHECK(bad == 0);
+    };
+    for (size_t k = 0; k < ref.tensors.size(); ++k) {
+        const Tensor& a = fast_run.tensors[k].second;
+        const Tensor& b = ref.tensors[k].second;
+        INFO(what << ": " << ref.tensors[k].first);
+        REQUIRE(a.shape() == b.shape());
+        close(a.data(), b.data(), b.size(), ref.tensors[k].first);
+    }
+    REQUIRE(fast_run.norms.size() == ref.norms.size());
+    close(fast_run.norms.data(), ref.norms.data(), ref.norms.size(), "per-example norms");
 }
 
 }  // namespace dl::testing

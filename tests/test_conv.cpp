@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 
+#include "core/fast/fast.h"
 #include "core/ops_nn.h"
 #include "tests/gradcheck.h"
 
@@ -82,7 +86,9 @@ const ConvCase kCases[] = {
 
 }  // namespace
 
-TEST_CASE("conv2d: fast im2col kernels agree with the naive direct convolution") {
+TEST_CASE("conv2d: both floors agree with the naive direct convolution") {
+    for (const ConvCase& c : kCases) check_conv_against_naive(c);
+    fast::ReferenceOnly reference;
     for (const ConvCase& c : kCases) check_conv_against_naive(c);
 }
 
@@ -95,14 +101,18 @@ TEST_CASE("conv2d: same result with one thread and with two") {
     set_num_threads(before);
 }
 
-TEST_CASE("conv2d: gradient check with stride 2 and padding") {
+TEST_CASE("conv2d: gradient check with stride 2 and padding, on both floors") {
     Parameter w("w", Shape{3, 2, 3, 3});
     Parameter b("b", Shape{3});
     w.value = random_tensor(w.value.shape(), 5);
     b.value = random_tensor(b.value.shape(), 6);
-    check_gradients(
-        "conv2d s2 p1", [&](Tape& t, const std::vector<Var>& in) { return conv2d(t, in[0], w, &b, 2, 1); },
-        {random_tensor(Shape{2, 2, 7, 6}, 7)}, {&w, &b});
+    for (bool reference : {false, true}) {
+        if (reference) fast::set_enabled(false);
+        check_gradients(
+            "conv2d s2 p1", [&](Tape& t, const std::vector<Var>& in) { return conv2d(t, in[0], w, &b, 2, 1); },
+            {random_tensor(Shape{2, 2, 7, 6}, 7)}, {&w, &b});
+        fast::set_enabled(true);
+    }
 }
 
 TEST_CASE("conv2d: errors name the op and both shapes") {
@@ -219,15 +229,18 @@ TEST_CASE("conv2d_relu_max_pool2d: the same numbers as relu_max_pool2d(conv2d(x)
         check_conv_pool(2, 16, 14, 32, 5, 2, 2, 2, true, stats);  // cnn's second layer
         check_conv_pool(2, 3, 9, 8, 3, 1, 2, 2, false, stats);    // odd plane: the general unpooling
         check_conv_pool(2, 2, 11, 8, 3, 1, 3, 2, true, stats);    // overlapping 3x3 windows
-        check_conv_pool(2, 2, 8, 4, 3, 1, 2, 2, true, stats);     // 4 channels: the two ops, recorded apart
+        check_conv_pool(2, 2, 8, 4, 3, 1, 2, 2, true, stats);     // 4 channels
     }
-    Tape t;  // the fused op is one node; where the direct kernel does not apply, two
+    Tape t;  // the fused op is one node (any channel count); on the reference floor, two
     Parameter w8("w", Shape{8, 2, 3, 3}), w4("w", Shape{4, 2, 3, 3});
     Var x = t.input(random_tensor(Shape{1, 2, 6, 6}, 24));
     conv2d_relu_max_pool2d(t, x, w8, nullptr, 1, 1, 2, 2);
     CHECK(t.size() == 2);
     conv2d_relu_max_pool2d(t, x, w4, nullptr, 1, 1, 2, 2);
-    CHECK(t.size() == 4);
+    CHECK(t.size() == 3);
+    fast::ReferenceOnly reference;
+    conv2d_relu_max_pool2d(t, x, w4, nullptr, 1, 1, 2, 2);
+    CHECK(t.size() == 5);
 }
 
 TEST_CASE("max_pool2d: 2x2 windows tiling an even plane (the backward that writes each window once)") {
@@ -319,4 +332,249 @@ TEST_CASE("batch_norm: running statistics like PyTorch (momentum 0.1, unbiased v
     CHECK_THROWS_WITH_AS(batch_norm(t, t.input(Tensor(Shape{1, 1})), gamma, beta, rm, rv, true),
                          "batch_norm: input (1, 1) has one value per channel; training needs more than one",
                          std::invalid_argument);
+}
+
+TEST_CASE("group_norm and layer_norm: gradient checks, inputs and parameters") {
+    struct Case {
+        Shape x;
+        int groups;  // 0: layer_norm
+    };
+    const Case cases[] = {{{3, 4, 3, 2}, 2}, {{3, 4, 3, 2}, 1}, {{3, 4, 3, 2}, 4}, {{4, 6}, 2},
+                          {{4, 6}, 0},       {{2, 3, 2, 2}, 0}};
+    for (const Case& c : cases) {
+        Shape affine{c.x[1]};
+        if (c.groups == 0) affine = c.x.rank == 4 ? Shape{c.x[1], c.x[2], c.x[3]} : Shape{c.x[1]};
+        Parameter gamma("gamma", affine), beta("beta", affine);
+        gamma.value = random_tensor(affine, 61, 0.5f, 1.5f);
+        beta.value = random_tensor(affine, 62);
+        const std::string what = (c.groups ? "group_norm " + std::to_string(c.groups) + " " : "layer_norm ") + c.x.str();
+        check_gradients(what, [&](Tape& t, const std::vector<Var>& in) {
+            return c.groups ? group_norm(t, in[0], gamma, beta, c.groups) : layer_norm(t, in[0], gamma, beta);
+        }, {random_tensor(c.x, 63)}, {&gamma, &beta});
+    }
+}
+
+TEST_CASE("group_norm and layer_norm: values by hand, and errors") {
+    // One example, two channels of two values, one group: mean 2.5, var 1.25.
+    Parameter gamma("g.weight", Shape{2}), beta("g.bias", Shape{2});
+    gamma.value = Tensor(Shape{2}, {2.0f, 1.0f});
+    beta.value = Tensor(Shape{2}, {0.5f, -1.0f});
+    Tape t;
+    Var x = t.input(Tensor(Shape{1, 2, 1, 2}, {1, 2, 3, 4}));
+    const Tensor y = t.value(group_norm(t, x, gamma, beta, 1, 0.0f));
+    const float inv = 1.0f / std::sqrt(1.25f);
+    CHECK(y[0] == doctest::Approx(2.0f * -1.5f * inv + 0.5f));
+    CHECK(y[3] == doctest::Approx(1.0f * 1.5f * inv - 1.0f));
+    // Two groups: each channel on its own (mean 1.5 and 3.5, var 0.25).
+    const Tensor y2 = t.value(group_norm(t, x, gamma, beta, 2, 0.0f));
+    CHECK(y2[0] == doctest::Approx(2.0f * -0.5f / 0.5f + 0.5f));
+    CHECK(y2[3] == doctest::Approx(1.0f * 0.5f / 0.5f - 1.0f));
+    // layer_norm: gamma and beta per value.
+    Parameter lg("l.weight", Shape{4}), lb("l.bias", Shape{4});
+    lg.value = Tensor(Shape{4}, {1, 2, 3, 4});
+    lb.value = Tensor(Shape{4}, {0, 0, 0, 1});
+    const Tensor z = t.value(layer_norm(t, t.input(Tensor(Shape{1, 4}, {1, 2, 3, 4})), lg, lb, 0.0f));
+    CHECK(z[1] == doctest::Approx(2.0f * -0.5f * inv));
+    CHECK(z[3] == doctest::Approx(4.0f * 1.5f * inv + 1.0f));
+    CHECK_FALSE(t.node(Var{t.size() - 1}).mixes_examples);
+    CHECK_THROWS_WITH_AS(group_norm(t, x, gamma, beta, 3), "group_norm: 3 groups do not divide the 2 channels of input "
+                                                           "(1, 2, 1, 2)", std::invalid_argument);
+    CHECK_THROWS_WITH_AS(layer_norm(t, x, lg, lb), "layer_norm: gamma 'l.weight' has shape (4) but input (1, 2, 1, 2) "
+                                                   "needs (2, 1, 2)", std::invalid_argument);
+    CHECK_THROWS_WITH_AS(group_norm(t, x, lg, lb, 1), "group_norm: gamma 'l.weight' has shape (4) but input "
+                                                      "(1, 2, 1, 2) needs (2)", std::invalid_argument);
+}
+
+// ---- the fast floor against the reference floor, op by op -----------------------------------
+
+TEST_CASE("fast floor: conv2d and conv2d_relu_max_pool2d against the reference, values, gradients, statistics") {
+    using dl::testing::compare_floors;
+    struct Case {
+        int N, C, H, OC, k, stride, pad;
+        bool bias;
+    };
+    const Case cases[] = {
+        {3, 1, 28, 16, 5, 1, 2, true},   // cnn's first layer (direct kernels)
+        {2, 16, 14, 32, 5, 1, 2, true},  // cnn's second layer
+        {2, 1, 12, 32, 3, 1, 1, false},  // cnn-bn's first layer
+        {2, 4, 9, 64, 3, 1, 1, false},   // cnn-bn's second layer (64 channels)
+        {2, 3, 10, 6, 3, 1, 1, true},    // 6 channels: the fast floor's im2col + GEMM
+        {2, 2, 16, 3, 3, 2, 1, true},    // stride 2
+        {2, 8, 9, 16, 3, 1, 0, false},   // no padding
+    };
+    for (const Case& c : cases)
+        for (bool stats : {false, true}) {
+            Parameter w("w", Shape{c.OC, c.C, c.k, c.k}), b("b", Shape{c.OC});
+            w.value = random_tensor(w.value.shape(), 31);
+            b.value = random_tensor(b.value.shape(), 32, -1.0f, 0.3f);
+            const std::vector<Parameter*> params = c.bias ? std::vector<Parameter*>{&w, &b} : std::vector<Parameter*>{&w};
+            Parameter* bp = c.bias ? &b : nullptr;
+            const Tensor x = random_tensor(Shape{c.N, c.C, c.H, c.H}, 33);
+            const std::string what = "conv " + std::to_string(c.C) + "->" + std::to_string(c.OC) + " k" +
+                                     std::to_string(c.k) + " s" + std::to_string(c.stride) + (stats ? " stats" : "");
+            compare_floors(what, [&](Tape& t, const std::vector<Var>& in) {
+                return conv2d(t, in[0], w, bp, c.stride, c.pad);
+            }, {x}, params, stats);
+            compare_floors(what + " + relu + max pool", [&](Tape& t, const std::vector<Var>& in) {
+                return conv2d_relu_max_pool2d(t, in[0], w, bp, c.stride, c.pad, 2, 2);
+            }, {x}, params, stats);
+        }
+}
+
+TEST_CASE("fast floor: pooling, batch norm, dropout, linear and elementwise ops against the reference") {
+    using dl::testing::compare_floors;
+    using dl::testing::Forward;
+    // Large enough that the fast floor splits the loops over the threads.
+    const Tensor image = spread_tensor(Shape{4, 8, 32, 32}, 41);
+    for (int k : {2, 3})
+        for (int s : {1, 2}) {
+            const std::string sz = " k" + std::to_string(k) + " s" + std::to_string(s);
+            compare_floors("max_pool2d" + sz, [&](Tape& t, const std::vector<Var>& in) {
+                return max_pool2d(t, in[0], k, s);
+            }, {image}, {}, false, 0.0, true);
+            compare_floors("relu_max_pool2d" + sz, [&](Tape& t, const std::vector<Var>& in) {
+                return relu_max_pool2d(t, add(t, in[0], -100.0f), k, s);  // half negative
+            }, {image}, {}, false, 0.0, true);
+            compare_floors("avg_pool2d" + sz, [&](Tape& t, const std::vector<Var>& in) {
+                return avg_pool2d(t, in[0], k, s);
+            }, {image}, {}, false, 0.0, true);
+        }
+    compare_floors("max_pool2d odd plane", [&](Tape& t, const std::vector<Var>& in) {
+        return max_pool2d(t, in[0], 2, 2);
+    }, {spread_tensor(Shape{2, 3, 9, 33}, 42)}, {}, false, 0.0, true);
+    for (bool training : {true, false}) {
+        Parameter gamma("gamma", Shape{8}), beta("beta", Shape{8});
+        gamma.value = random_tensor(Shape{8}, 43, 0.5f, 1.5f);
+        beta.value = random_tensor(Shape{8}, 44);
+        Tensor rm(Shape{8}), rv(Shape{8}, 1.0f);
+        compare_floors(std::string("batch_norm ") + (training ? "train" : "eval"),
+                       [&](Tape& t, const std::vector<Var>& in) {
+                           return batch_norm(t, in[0], gamma, beta, rm, rv, training);
+                       }, {random_tensor(Shape{16, 8, 16, 16}, 45)}, {&gamma, &beta}, !training, 0.0);
+    }
+    Parameter gn_gamma("gamma", Shape{8}), gn_beta("beta", Shape{8});
+    gn_gamma.value = random_tensor(Shape{8}, 50, 0.5f, 1.5f);
+    for (bool stats : {false, true})
+        compare_floors("group_norm", [&](Tape& t, const std::vector<Var>& in) {
+            return group_norm(t, in[0], gn_gamma, gn_beta, 4);
+        }, {random_tensor(Shape{16, 8, 16, 16}, 51)}, {&gn_gamma, &gn_beta}, stats, 0.0);
+    std::uint64_t seed = 9;
+    compare_floors("dropout", [&](Tape& t, const std::vector<Var>& in) {
+        std::uint64_t state = seed;
+        return dropout(t, in[0], 0.3f, true, state);
+    }, {random_tensor(Shape{64, 1024}, 46)}, {}, false, 0.0, true);
+    const Tensor big = random_tensor(Shape{64, 1024}, 47);
+    const std::vector<std::pair<const char*, Forward>> unary = {
+        {"relu", [](Tape& t, const std::vector<Var>& in) { return relu(t, in[0]); }},
+        {"tanh", [](Tape& t, const std::vector<Var>& in) { return dl::tanh(t, in[0]); }},
+        {"add and mul", [](Tape& t, const std::vector<Var>& in) { return mul(t, add(t, in[0], in[0]), in[0]); }},
+    };
+    for (const auto& [name, f] : unary) compare_floors(name, f, {big}, {}, false, 0.0, true);
+    Parameter W("W", Shape{32, 1024}), b("b", Shape{32});
+    W.value = random_tensor(W.value.shape(), 48);
+    b.value = random_tensor(b.value.shape(), 49);
+    for (bool stats : {false, true})
+        compare_floors("linear", [&](Tape& t, const std::vector<Var>& in) { return linear(t, in[0], W, &b); }, {big},
+                       {&W, &b}, stats);
+}
+
+// ---- NaN propagates as IEEE arithmetic does ------------------------------------------------
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+int count_nan(const Tensor& t) {
+    int n = 0;
+    for (size_t i = 0; i < t.size(); ++i) n += std::isnan(t[i]);
+    return n;
+}
+
+// x with a NaN at `at` (and otherwise values in [1, 2), so a NaN that a max dropped
+// would leave only numbers).
+Tensor with_nan(const Shape& s, size_t at, unsigned seed) {
+    Tensor t = random_tensor(s, seed, 1.0f, 2.0f);
+    t[at] = kNaN;
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("NaN in an input or a weight reaches the output of every op, on both floors") {
+    using Op = std::function<Var(Tape&)>;
+    const Tensor image = with_nan(Shape{2, 8, 6, 6}, 7, 51);  // not first in its 2x2 window
+    const Tensor flat = with_nan(Shape{4, 6}, 9, 52);
+    Parameter w8("w", Shape{8, 8, 3, 3}), b8("b", Shape{8}), wnan("w", Shape{8, 8, 3, 3});
+    w8.value = random_tensor(w8.value.shape(), 53);
+    b8.value = random_tensor(b8.value.shape(), 54);
+    wnan.value = w8.value;
+    wnan.value[5] = kNaN;  // output channel 0
+    Parameter W("W", Shape{3, 6}), Wnan("W", Shape{3, 6}), bias("b", Shape{3});
+    W.value = random_tensor(W.value.shape(), 55);
+    Wnan.value = W.value;
+    Wnan.value[4] = kNaN;
+    Parameter gamma("gamma", Shape{8}), beta("beta", Shape{8});
+    gamma.value.fill(1.0f);
+    Tensor rm(Shape{8}), rv(Shape{8}, 1.0f);
+    Parameter ln_gamma("gamma", Shape{6}), ln_beta("beta", Shape{6});
+    ln_gamma.value.fill(1.0f);
+    std::uint64_t rng = 3;
+    // Each op with a NaN in one input or weight, and the least number of NaN outputs.
+    const std::vector<std::tuple<const char*, Op, int>> ops = {
+        {"add", [&](Tape& t) { return add(t, t.input(flat), t.input(Tensor(flat.shape(), 1.0f))); }, 1},
+        {"sub", [&](Tape& t) { return sub(t, t.input(Tensor(flat.shape(), 1.0f)), t.input(flat)); }, 1},
+        {"mul", [&](Tape& t) { return mul(t, t.input(flat), t.input(Tensor(flat.shape(), 0.0f))); }, 1},
+        {"mul scalar", [&](Tape& t) { return mul(t, t.input(flat), 0.0f); }, 1},
+        {"add scalar", [&](Tape& t) { return add(t, t.input(flat), 1.0f); }, 1},
+        {"relu", [&](Tape& t) { return relu(t, t.input(flat)); }, 1},
+        {"leaky_relu", [&](Tape& t) { return leaky_relu(t, t.input(flat)); }, 1},
+        {"tanh", [&](Tape& t) { return dl::tanh(t, t.input(flat)); }, 1},
+        {"sigmoid", [&](Tape& t) { return sigmoid(t, t.input(flat)); }, 1},
+        {"exp", [&](Tape& t) { return dl::exp(t, t.input(flat)); }, 1},
+        {"log", [&](Tape& t) { return dl::log(t, t.input(flat)); }, 1},
+        {"sum", [&](Tape& t) { return sum(t, t.input(flat)); }, 1},
+        {"mean", [&](Tape& t) { return mean(t, t.input(flat)); }, 1},
+        {"flatten", [&](Tape& t) { return flatten(t, t.input(image)); }, 1},
+        {"add_bias", [&](Tape& t) {
+             return add_bias(t, t.input(Tensor(Shape{4, 6})), t.input(Tensor(Shape{6}, {1, 2, kNaN, 3, 4, 5}))); }, 4},
+        {"matmul", [&](Tape& t) { return matmul(t, t.input(flat), t.input(random_tensor(Shape{6, 2}, 56))); }, 2},
+        {"linear (input)", [&](Tape& t) { return linear(t, t.input(flat), W, &bias); }, 3},
+        {"linear (weight)", [&](Tape& t) { return linear(t, t.input(random_tensor(Shape{4, 6}, 57)), Wnan, &bias); }, 4},
+        {"log_softmax", [&](Tape& t) { return log_softmax(t, t.input(flat)); }, 6},
+        {"conv2d (input)", [&](Tape& t) { return conv2d(t, t.input(image), w8, &b8, 1, 1); }, 8},
+        {"conv2d (weight)", [&](Tape& t) {
+             return conv2d(t, t.input(random_tensor(image.shape(), 58)), wnan, &b8, 1, 1); }, 72},
+        {"conv2d_relu_max_pool2d (input)", [&](Tape& t) {
+             return conv2d_relu_max_pool2d(t, t.input(image), w8, &b8, 1, 1, 2, 2); }, 8},
+        {"conv2d_relu_max_pool2d (weight)", [&](Tape& t) {
+             return conv2d_relu_max_pool2d(t, t.input(random_tensor(image.shape(), 58)), wnan, &b8, 1, 1, 2, 2); }, 18},
+        {"max_pool2d", [&](Tape& t) { return max_pool2d(t, t.input(image), 2, 2); }, 1},
+        {"max_pool2d 3x3", [&](Tape& t) { return max_pool2d(t, t.input(image), 3, 1); }, 4},
+        {"relu_max_pool2d", [&](Tape& t) { return relu_max_pool2d(t, t.input(image), 2, 2); }, 1},
+        {"relu_max_pool2d of negatives", [&](Tape& t) {
+             return relu_max_pool2d(t, mul(t, t.input(image), -1.0f), 2, 2); }, 1},
+        {"avg_pool2d", [&](Tape& t) { return avg_pool2d(t, t.input(image), 2, 2); }, 1},
+        {"dropout", [&](Tape& t) { std::uint64_t s = rng; return dropout(t, t.input(flat), 0.5f, true, s); }, 1},
+        {"batch_norm train", [&](Tape& t) { return batch_norm(t, t.input(image), gamma, beta, rm, rv, true); }, 72},
+        {"batch_norm eval", [&](Tape& t) { return batch_norm(t, t.input(image), gamma, beta, rm, rv, false); }, 1},
+        {"group_norm", [&](Tape& t) { return group_norm(t, t.input(image), gamma, beta, 4); }, 72},
+        {"layer_norm", [&](Tape& t) { return layer_norm(t, t.input(flat), ln_gamma, ln_beta); }, 6},
+    };
+    for (bool reference : {false, true}) {
+        fast::set_enabled(!reference);
+        for (const auto& [name, op, least] : ops) {
+            Tape t;
+            const std::string what = std::string(name) + (reference ? " (reference floor)" : " (fast floor)");
+            INFO(what);
+            CHECK(count_nan(t.value(op(t))) >= least);
+        }
+        // The losses refuse a NaN, naming the first op whose output holds one.
+        Tape t;
+        CHECK_THROWS_WITH_AS(softmax_cross_entropy(t, relu(t, t.input(flat)), {0, 1, 2, 3}),
+                             doctest::Contains("non-finite value (nan) first produced by op 'input'"),
+                             std::runtime_error);
+        CHECK_THROWS_WITH_AS(mse_loss(t, t.input(flat), t.input(Tensor(flat.shape()))),
+                             doctest::Contains("non-finite"), std::runtime_error);
+        fast::set_enabled(true);
+    }
 }

@@ -108,6 +108,43 @@ TEST_CASE("error messages name the op and the shapes") {
                          std::invalid_argument);
 }
 
+namespace {
+
+struct ProbeSaved {  // a saved state for the test op below
+    int calls = 0;
+    std::vector<float> buffer;
+};
+struct OtherSaved {
+    float x = 0.0f;
+};
+
+}  // namespace
+
+TEST_CASE("tape: typed saved state is kept across reset; record checks its inputs") {
+    Tape t;
+    const float* buffer = nullptr;
+    for (int step = 0; step < 3; ++step) {
+        t.reset();
+        Var x = t.input(Tensor(Shape{2}, 1.0f));
+        Node& n = t.record("probe", Shape{2}, {x}, nullptr);
+        ProbeSaved& s = n.save<ProbeSaved>();
+        CHECK(s.calls == step);  // the state of the last step, as it was
+        ++s.calls;
+        s.buffer.resize(100);
+        if (step == 0) buffer = s.buffer.data();
+        CHECK(s.buffer.data() == buffer);  // its buffer too: no new allocation
+        CHECK(&n.saved<ProbeSaved>() == &s);
+        CHECK_THROWS_AS(n.saved<OtherSaved>(), std::logic_error);
+    }
+    t.reset();
+    Var x = t.input(Tensor(Shape{2}, 1.0f));
+    Node& n = t.record("other", Shape{2}, {x}, nullptr);
+    CHECK(n.save<OtherSaved>().x == 0.0f);  // another op at that position: a fresh state
+    CHECK_THROWS_AS(n.saved<ProbeSaved>(), std::logic_error);
+    CHECK_THROWS_WITH_AS(t.record("four", Shape{2}, {x, x, x, x}, nullptr),
+                         "tape: op 'four' has 4 inputs; a node holds at most 3", std::invalid_argument);
+}
+
 TEST_CASE("a NaN in a loss names the op that produced it") {
     Tape t;
     Tensor x(Shape{2, 2}, 1.0f);

@@ -14,6 +14,8 @@
 #include "core/fast/dispatch.h"
 
 using namespace dl::fast;
+using dl::ConvGeom;
+using dl::PoolGeom;
 
 namespace {
 
@@ -28,7 +30,7 @@ std::vector<float> random_vector(size_t n, unsigned seed) {
 // Naive references, accumulated in double.
 // y (OC,OH,OW) = bias + conv(x (C,H,W), w (OC,C,KH,KW))
 std::vector<float> naive_forward(const std::vector<float>& x, const std::vector<float>& w,
-                                 const std::vector<float>& b, const ConvShape& g) {
+                                 const std::vector<float>& b, const ConvGeom& g) {
     const int OH = g.OH(), OW = g.OW();
     std::vector<float> y((size_t)g.OC * OH * OW);
     for (int o = 0; o < g.OC; ++o)
@@ -50,7 +52,7 @@ std::vector<float> naive_forward(const std::vector<float>& x, const std::vector<
 
 // dx (C,H,W) and dw (OC,C,KH,KW) of sum(y * dy)
 void naive_backward(std::vector<double>& dx, std::vector<double>& dw, const std::vector<float>& x,
-                    const std::vector<float>& w, const std::vector<float>& dy, const ConvShape& g) {
+                    const std::vector<float>& w, const std::vector<float>& dy, const ConvGeom& g) {
     const int OH = g.OH(), OW = g.OW();
     dx.assign((size_t)g.C * g.H * g.W, 0.0);
     dw.assign((size_t)g.OC * g.K(), 0.0);
@@ -80,7 +82,7 @@ double max_error(const float* a, const std::vector<T>& ref) {
 }
 
 // Forward, weight gradient and input gradient (assigned, then added) of one shape.
-void check_shape(const ConvShape& g) {
+void check_shape(const ConvGeom& g) {
     INFO("C " << g.C << " " << g.H << "x" << g.W << " -> OC " << g.OC << ", kernel " << g.KH << "x" << g.KW
               << ", stride " << g.S << ", padding " << g.P << ", target " << simd_target());
     const unsigned seed = (unsigned)(g.C * 131 + g.OC * 7 + g.KH * 3 + g.S + g.P * 17 + g.H);
@@ -137,19 +139,19 @@ void at_every_target(F f) {
 
 TEST_CASE("fast conv: the models' shapes at every target") {
     at_every_target([] {
-        check_shape({1, 28, 28, 16, 5, 5, 1, 2});   // cnn, first layer
-        check_shape({16, 14, 14, 32, 5, 5, 1, 2});  // cnn, second layer
-        check_shape({1, 28, 28, 32, 3, 3, 1, 1});   // cnn-bn
-        check_shape({32, 14, 14, 64, 3, 3, 1, 1});
+        check_shape({1, 1, 28, 28, 16, 5, 5, 1, 2});   // cnn, first layer
+        check_shape({1, 16, 14, 14, 32, 5, 5, 1, 2});  // cnn, second layer
+        check_shape({1, 1, 28, 28, 32, 3, 3, 1, 1});   // cnn-bn
+        check_shape({1, 32, 14, 14, 64, 3, 3, 1, 1});
     });
 }
 
 TEST_CASE("fast conv: user-sized shapes at every target") {
     at_every_target([] {
-        check_shape({32, 14, 14, 64, 5, 5, 1, 2});
-        check_shape({64, 7, 7, 128, 3, 3, 1, 1});
-        check_shape({32, 14, 14, 64, 3, 3, 2, 1});   // stride 2
-        check_shape({3, 32, 32, 16, 7, 7, 2, 3});    // a 7x7 stride-2 stem
+        check_shape({1, 32, 14, 14, 64, 5, 5, 1, 2});
+        check_shape({1, 64, 7, 7, 128, 3, 3, 1, 1});
+        check_shape({1, 32, 14, 14, 64, 3, 3, 2, 1});   // stride 2
+        check_shape({1, 3, 32, 32, 16, 7, 7, 2, 3});    // a 7x7 stride-2 stem
     });
 }
 
@@ -166,25 +168,25 @@ TEST_CASE("fast conv: a sweep of channels, kernels, strides, paddings and odd si
                         const int P = (i % 3 == 0) ? 0 : (i % 3 == 1 ? K / 2 : K - 1);
                         const int H = 5 + i % 7, W = 4 + (i * 5) % 9;
                         if (H + 2 * P < K || W + 2 * P < K) continue;
-                        check_shape({C, H, W, OC, K, K, S, P});
+                        check_shape({1, C, H, W, OC, K, K, S, P});
                     }
     });
 }
 
 TEST_CASE("fast conv: wide channels, non-square kernels, stride 3, padding beyond the kernel") {
     at_every_target([] {
-        check_shape({256, 5, 5, 256, 3, 3, 1, 1});
-        check_shape({100, 6, 7, 200, 1, 1, 1, 0});
-        check_shape({5, 9, 11, 7, 2, 6, 1, 1});
-        check_shape({4, 11, 13, 9, 5, 3, 3, 2});
-        check_shape({3, 6, 6, 5, 3, 3, 1, 4});  // padding wider than the kernel
-        check_shape({2, 1, 1, 3, 1, 1, 1, 0});  // 1x1 image
-        check_shape({3, 9, 9, 4, 4, 4, 2, 1});  // even kernel, stride 2
+        check_shape({1, 256, 5, 5, 256, 3, 3, 1, 1});
+        check_shape({1, 100, 6, 7, 200, 1, 1, 1, 0});
+        check_shape({1, 5, 9, 11, 7, 2, 6, 1, 1});
+        check_shape({1, 4, 11, 13, 9, 5, 3, 3, 2});
+        check_shape({1, 3, 6, 6, 5, 3, 3, 1, 4});  // padding wider than the kernel
+        check_shape({1, 2, 1, 1, 3, 1, 1, 1, 0});  // 1x1 image
+        check_shape({1, 3, 9, 9, 4, 4, 4, 2, 1});  // even kernel, stride 2
     });
 }
 
-// ---- the batch level (core/fast/conv_batch.h) ---------------------------------------------
-#include "core/fast/conv_batch.h"
+// ---- the batch level (core/fast/conv.h) -----------------------------------------------------
+#include "core/fast/conv.h"
 
 #include <omp.h>
 
@@ -214,22 +216,28 @@ std::vector<float> naive_relu_pool(const std::vector<float>& y, int planes, int 
     return out;
 }
 
-// N examples through conv_forward_batch and conv_backward_batch (plain or fused, with or
-// without statistics) against the per-example references.
-void check_batch(int N, const ConvShape& g, int pool_k, bool stats, bool need_dx) {
+// g.N examples through the batch functions of core/fast/conv.h (plain or fused with ReLU
+// and max pooling, with or without statistics) against the per-example references.
+void check_batch(const ConvGeom& g, int pool_k, bool stats, bool need_dx) {
+    const int N = g.N;
     INFO("batch " << N << ", C " << g.C << " " << g.H << "x" << g.W << " -> OC " << g.OC << ", kernel " << g.KH
                   << ", stride " << g.S << ", padding " << g.P << ", pool " << pool_k << (stats ? ", statistics" : "")
                   << ", target " << simd_target() << ", threads " << omp_get_max_threads());
-    const PoolShape pool{g.OH(), g.OW(), pool_k, pool_k};
-    const PoolShape* pp = pool_k ? &pool : nullptr;
+    const int pk = pool_k ? pool_k : 1;  // (unused without pooling)
+    const dl::PoolGeom pool = dl::pool_geom(g.OC, g.OH(), g.OW(), pk, pk);
     const long xs = (long)g.C * g.H * g.W, ys = (long)g.OC * g.OHW();
-    const long outs = pool_k ? (long)g.OC * pool.PH() * pool.PW() : ys;
+    const long outs = pool_k ? (long)g.OC * pool.OH * pool.OW : ys;
     const auto x = random_vector(N * xs, 11), w = random_vector((size_t)g.OC * g.K(), 12), b = random_vector(g.OC, 13);
     const auto dout = random_vector(N * outs, 14);
 
-    std::vector<float> y(N * outs), scratch(conv_forward_scratch_size(g, pp, omp_get_max_threads()));
-    std::vector<int32_t> argmax(pool_k ? (size_t)N * pool.PH() * pool.PW() * padded_channels(g.OC) : 1);
-    conv_forward_batch(y.data(), argmax.data(), x.data(), w.data(), b.data(), scratch.data(), N, g, pp);
+    ConvWork work;
+    std::vector<float> y(N * outs);
+    if (pool_k) {
+        REQUIRE(conv2d_relu_max_pool2d_applies(g, pool_k, pool_k));
+        conv2d_relu_max_pool2d_forward(y.data(), x.data(), w.data(), b.data(), g, pool_k, pool_k, work);
+    } else {
+        REQUIRE(conv2d_forward(y.data(), x.data(), w.data(), b.data(), g, work));
+    }
 
     ConvGrads out;
     std::vector<float> dx(N * xs, 5.0f), dw(w.size(), 0.0f), db(g.OC, 0.0f), dw_sq(w.size(), 0.0f), db_sq(g.OC, 0.0f),
@@ -237,8 +245,8 @@ void check_batch(int N, const ConvShape& g, int pool_k, bool stats, bool need_dx
     out.dx = need_dx ? dx.data() : nullptr, out.dx_assign = true, out.dw = dw.data(), out.db = db.data();
     if (stats) out.dw_sq = dw_sq.data(), out.db_sq = db_sq.data(), out.sqnorm = sqnorm.data(), out.sq_scale = 0.5f,
                out.norm_scale = 2.0f;
-    std::vector<float> bscratch(conv_backward_scratch_size(g, omp_get_max_threads(), stats, need_dx));
-    conv_backward_batch(out, dout.data(), argmax.data(), x.data(), w.data(), bscratch.data(), N, g, pp);
+    if (pool_k) conv2d_relu_max_pool2d_backward(out, dout.data(), w.data(), g, pool_k, pool_k, work);
+    else conv2d_backward(out, dout.data(), w.data(), g, work);
 
     std::vector<double> dw_ref(w.size(), 0.0), db_ref(g.OC, 0.0), dw_sq_ref(w.size(), 0.0), db_sq_ref(g.OC, 0.0);
     for (int e = 0; e < N; ++e) {
@@ -250,7 +258,7 @@ void check_batch(int N, const ConvShape& g, int pool_k, bool stats, bool need_dx
             const auto pe = naive_relu_pool(ye, g.OC, g.OH(), g.OW(), pool_k, pool_k, am);
             CHECK(max_error(y.data() + e * outs, pe) < 1e-4);
             std::vector<float> dconv(ys, 0.0f);
-            const int PHW = pool.PH() * pool.PW();
+            const int PHW = pool.OH * pool.OW;
             for (size_t i = 0; i < pe.size(); ++i)
                 if (am[i] >= 0) dconv[(i / PHW) * g.OHW() + am[i]] += dye[i];
             dye = dconv;
@@ -281,10 +289,10 @@ void check_batch(int N, const ConvShape& g, int pool_k, bool stats, bool need_dx
 
 TEST_CASE("fast conv batch: plain and fused with pooling, with and without statistics, at every target") {
     at_every_target([] {
-        check_batch(3, {1, 12, 12, 16, 5, 5, 1, 2}, 2, false, false);  // cnn's first layer, smaller
-        check_batch(3, {16, 14, 14, 32, 5, 5, 1, 2}, 2, true, true);
-        check_batch(2, {5, 9, 7, 6, 3, 3, 2, 1}, 0, true, true);  // stride 2, odd sizes
-        check_batch(1, {8, 7, 7, 20, 3, 3, 1, 1}, 3, true, true);  // batch 1, pool 3
-        check_batch(4, {3, 8, 8, 17, 1, 1, 1, 0}, 0, false, true);
+        check_batch({3, 1, 12, 12, 16, 5, 5, 1, 2}, 2, false, false);  // cnn's first layer, smaller
+        check_batch({3, 16, 14, 14, 32, 5, 5, 1, 2}, 2, true, true);
+        check_batch({2, 5, 9, 7, 6, 3, 3, 2, 1}, 0, true, true);  // stride 2, odd sizes
+        check_batch({1, 8, 7, 7, 20, 3, 3, 1, 1}, 3, true, true);  // batch 1, pool 3
+        check_batch({4, 3, 8, 8, 17, 1, 1, 1, 0}, 0, false, true);
     });
 }

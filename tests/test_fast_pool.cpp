@@ -14,6 +14,8 @@
 #include "core/fast/pool_hwy.h"
 
 using namespace dl::fast;
+using dl::ConvGeom;
+using dl::PoolGeom;
 
 namespace {
 
@@ -56,17 +58,17 @@ void at_every_target(F f) {
 void check_plane(int H, int W, int k, int s, bool relu) {
     INFO("plane " << H << "x" << W << " window " << k << " stride " << s << (relu ? " relu" : "") << ", target "
                   << simd_target());
-    const PoolShape p{H, W, k, s};
+    const PoolGeom p = dl::pool_geom(1, H, W, k, s);
     const auto x = tied_values((size_t)H * W, H * 31 + W + k, true);
-    std::vector<float> y((size_t)p.PH() * p.PW(), -9.0f);
+    std::vector<float> y((size_t)p.OH * p.OW, -9.0f);
     std::vector<int32_t> a(y.size(), -9);
     max_pool_plane(y.data(), a.data(), x.data(), p, relu);
-    for (int ph = 0; ph < p.PH(); ++ph)
-        for (int pw = 0; pw < p.PW(); ++pw) {
+    for (int ph = 0; ph < p.OH; ++ph)
+        for (int pw = 0; pw < p.OW; ++pw) {
             float v;
             int i;
             naive_pool(v, i, x, ph * s * W + pw * s, W, k, 1, relu);
-            const size_t o = (size_t)ph * p.PW() + pw;
+            const size_t o = (size_t)ph * p.OW + pw;
             REQUIRE(same(y[o], v));
             REQUIRE(a[o] == i);
         }
@@ -86,24 +88,24 @@ void check_plane(int H, int W, int k, int s, bool relu) {
 void check_channels_last(int OC, int H, int W, int k, int s, bool relu) {
     INFO("channels last " << OC << " x " << H << "x" << W << " window " << k << " stride " << s
                           << (relu ? " relu" : "") << ", target " << simd_target());
-    const ConvShape g{3, H, W, OC, 3, 3, 1, 1};  // a convolution whose output is (OC, H, W)
+    const ConvGeom g{1, 3, H, W, OC, 3, 3, 1, 1};  // a convolution whose output is (OC, H, W)
     REQUIRE(g.OH() == H);
     const int ld = padded_channels(OC);
-    const PoolShape p{H, W, k, s};
-    const int PHW = p.PH() * p.PW();
+    const PoolGeom p = dl::pool_geom(1, H, W, k, s);
+    const int PHW = p.OH * p.OW;
     const auto yt = tied_values((size_t)H * W * ld, OC + H + k, true);
     std::vector<float> yp((size_t)PHW * ld, -9.0f);
     std::vector<int32_t> a(yp.size(), -9);
     max_pool_channels_last(yp.data(), a.data(), yt.data(), OC, ld, p, relu);
     for (int o = 0; o < OC; ++o)
-        for (int ph = 0; ph < p.PH(); ++ph)
-            for (int pw = 0; pw < p.PW(); ++pw) {
+        for (int ph = 0; ph < p.OH; ++ph)
+            for (int pw = 0; pw < p.OW; ++pw) {
                 float v;
                 int i;
                 std::vector<float> plane((size_t)H * W);
                 for (int q = 0; q < H * W; ++q) plane[q] = yt[(size_t)q * ld + o];
                 naive_pool(v, i, plane, ph * s * W + pw * s, W, k, 1, relu);
-                const size_t at = (size_t)(ph * p.PW() + pw) * ld + o;
+                const size_t at = (size_t)(ph * p.OW + pw) * ld + o;
                 REQUIRE(same(yp[at], v));
                 REQUIRE(a[at] == i);
             }

@@ -43,16 +43,44 @@ TEST_CASE("layers: gradient check of every layer, inputs and parameters") {
     BatchNorm1d bn1(6);
     BatchNorm2d bn2(3);
     Dropout drop(0.3f, 5);
+    GroupNorm gn(3, 3), gn1(1, 3);
+    LayerNorm ln(6), ln_image(Shape{3, 7, 7});
+    for (Module* m : std::initializer_list<Module*>{&gn, &gn1, &ln, &ln_image}) {  // away from gamma 1, beta 0
+        m->parameters()[0]->value = random_tensor(m->parameters()[0]->value.shape(), 7, 0.5f, 1.5f);
+        m->parameters()[1]->value = random_tensor(m->parameters()[1]->value.shape(), 8);
+    }
     for (Module* m : std::initializer_list<Module*>{&linear, &linear_nobias, &relu_layer, &leaky, &tanh_layer,
-                                                    &sigmoid_layer, &bn1})
+                                                    &sigmoid_layer, &bn1, &ln})
         check_layer(*m, flat);
-    for (Module* m : std::initializer_list<Module*>{&conv, &conv_same, &flatten_layer, &bn2}) check_layer(*m, image);
+    for (Module* m : std::initializer_list<Module*>{&conv, &conv_same, &flatten_layer, &bn2, &gn, &gn1, &ln_image})
+        check_layer(*m, image);
     bn1.eval();
     bn2.eval();
     check_layer(bn1, flat);
     check_layer(bn2, image);
     drop.eval();  // in training the mask changes with every call; the op's own test fixes it
     check_layer(drop, flat);
+}
+
+TEST_CASE("layers: GroupNorm and LayerNorm start as the identity affine map, check their arguments") {
+    GroupNorm gn(2, 4);
+    LayerNorm ln({4, 3, 3});
+    CHECK(gn.describe() == "GroupNorm(2 groups, 4 channels)");
+    CHECK(ln.describe() == "LayerNorm((4, 3, 3))");
+    CHECK(gn.parameters()[0]->name == "weight");
+    CHECK(gn.parameters()[0]->value.vec() == std::vector<float>(4, 1.0f));
+    CHECK(ln.parameters()[1]->value.vec() == std::vector<float>(36, 0.0f));
+    CHECK_THROWS_WITH_AS(GroupNorm(3, 4), "GroupNorm: 3 groups must divide the 4 channels", std::invalid_argument);
+    Tape t;
+    const Tensor x = random_tensor(Shape{2, 4, 3, 3}, 9);
+    const Tensor y = t.value(run(gn, t, x));
+    double mean = 0.0;  // example 0, group 0 (channels 0 and 1): mean 0 after normalising
+    for (int i = 0; i < 18; ++i) mean += y[i];
+    CHECK(std::fabs(mean) < 1e-5);
+    CHECK(t.shape(run(ln, t, x)) == x.shape());
+    CHECK_THROWS_WITH_AS(run(ln, t, random_tensor(Shape{2, 4, 2, 2}, 1)),
+                         "layer_norm: gamma 'weight' has shape (4, 3, 3) but input (2, 4, 2, 2) needs (4, 2, 2)",
+                         std::invalid_argument);
 }
 
 TEST_CASE("layers: pooling layers, overlapping windows, default stride = kernel") {
@@ -86,37 +114,80 @@ TEST_CASE("Sequential: names parameters by index, propagates train/eval") {
     CHECK(m[2].training());
 }
 
-namespace {
-
-// Layer by layer against Sequential's fused ops: with 8 output channels Conv2d, ReLU
-// and MaxPool2d are one node (conv2d_relu_max_pool2d); with 4 (no direct kernel)
-// the ReLU and the pool are (relu_max_pool2d). The same numbers either way.
-void check_fused_sequential(int channels, int nodes_saved) {
-    INFO(channels << " channels");
+TEST_CASE("Sequential is a plain list: every layer's forward runs, ReLU included") {
     std::mt19937 rng(3);
     Sequential m;
-    m.add<Conv2d>(2, channels, 3, 1, 1, rng).add<ReLU>().add<MaxPool2d>(2).add<Flatten>();
-    const Tensor x = random_tensor(Shape{3, 2, 6, 6}, 5);
-    Tape fused, ref;
-    Var yf = run(m, fused, x);
-    Var yr = ref.input(x);
-    for (size_t i = 0; i < m.size(); ++i) yr = m[i].forward(ref, yr);
-    CHECK(fused.size() == ref.size() - nodes_saved);
-    const Tensor &a = fused.value(yf), &b = ref.value(yr);
-    CHECK(std::equal(a.data(), a.data() + a.size(), b.data()));
-    Parameter& w = *m.parameters()[0];
-    fused.backward(sum(fused, yf));
-    const Tensor grad_fused = w.grad;
-    w.zero_grad();
-    ref.backward(sum(ref, yr));
-    CHECK(std::equal(w.grad.data(), w.grad.data() + w.grad.size(), grad_fused.data()));
+    m.add<Conv2d>(2, 8, 3, 1, 1, rng).add<ReLU>().add<MaxPool2d>(2).add<Flatten>();
+    Tape t;
+    run(m, t, random_tensor(Shape{3, 2, 6, 6}, 5));
+    REQUIRE(t.size() == 5);  // the input and one node per layer
+    CHECK(std::string(t.node(1).op) == "conv2d");
+    CHECK(std::string(t.node(2).op) == "relu");
+    CHECK(std::string(t.node(3).op) == "max_pool2d");
+}
+
+namespace {
+
+// conv (8 or 4 channels), ReLU, pool, conv, batch norm, ReLU, pool, flatten, linear.
+std::unique_ptr<Sequential> fusable_model(int channels) {
+    std::mt19937 rng(3);
+    auto m = std::make_unique<Sequential>();
+    m->add<Conv2d>(2, channels, 3, 1, 1, rng).add<ReLU>().add<MaxPool2d>(2);
+    m->add<Conv2d>(channels, 8, 3, 1, 1, rng, false).add<BatchNorm2d>(8).add<ReLU>().add<MaxPool2d>(2);
+    m->add<Flatten>().add<Linear>(8 * 2 * 2, 3, rng);
+    return m;
+}
+
+struct Outcome {
+    Tensor y;
+    std::vector<Tensor> grads;
+    int nodes;
+};
+
+Outcome train_step(Module& m, const Tensor& x) {
+    for (Parameter* p : m.parameters()) p->zero_grad();
+    Tape t;
+    Var y = run(m, t, x);
+    t.backward(softmax_cross_entropy(t, y, {0, 1, 2}));
+    Outcome o{t.value(y), {}, t.size()};
+    for (Parameter* p : m.parameters()) o.grads.push_back(p->grad);
+    return o;
+}
+
+bool same(const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.size(), b.data());
 }
 
 }  // namespace
 
-TEST_CASE("Sequential: Conv2d, ReLU, MaxPool2d run fused, with the same numbers as layer by layer") {
-    check_fused_sequential(8, 2);
-    check_fused_sequential(4, 1);
+TEST_CASE("fuse: Conv2d, ReLU, MaxPool2d and ReLU, MaxPool2d as one op each, the same numbers and names") {
+    for (int channels : {8, 4}) {  // 4: no fused kernel, the op records the two ops instead
+        INFO(channels << " channels");
+        auto plain = fusable_model(channels), fused = fusable_model(channels);
+        CHECK(fuse(*fused) == 2);
+        CHECK(fused->size() == plain->size() - 3);
+        CHECK(fused->describe().find("ConvReluMaxPool(Conv2d(2, " + std::to_string(channels)) != std::string::npos);
+        CHECK(fused->describe().find("ReluMaxPool(ReLU, MaxPool2d(kernel 2, stride 2))") != std::string::npos);
+        const ParameterList pp = plain->parameters(), pf = fused->parameters();
+        REQUIRE(pp.size() == pf.size());
+        for (size_t i = 0; i < pp.size(); ++i) CHECK(pp[i]->name == pf[i]->name);
+        CHECK(pf[0]->name == "0.weight");
+        CHECK(fused->buffers()[0]->name == "4.running_mean");
+        const Tensor x = random_tensor(Shape{3, 2, 8, 8}, 5);
+        const Outcome a = train_step(*plain, x), b = train_step(*fused, x);
+        CHECK(same(a.y, b.y));
+        for (size_t i = 0; i < a.grads.size(); ++i) CHECK(same(a.grads[i], b.grads[i]));
+        CHECK(b.nodes < a.nodes);
+        fused->eval();
+        auto* crp = dynamic_cast<ConvReluMaxPool*>(&(*fused)[0]);
+        REQUIRE(crp != nullptr);
+        CHECK_FALSE(crp->conv().training());
+    }
+    auto m = fusable_model(8);
+    fuse(*m);
+    std::mt19937 rng(1);
+    m->add<Linear>(3, 3, rng);  // after fusing: the next index, not the shorter size
+    CHECK(m->parameters().back()->name == "9.bias");
 }
 
 TEST_CASE("initialisation: PyTorch's default bounds, the same seed gives the same values") {

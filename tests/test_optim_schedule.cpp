@@ -85,18 +85,18 @@ TEST_CASE("schedules: invalid configurations") {
     ScheduleConfig c;
     c.kind = "exponential";
     CHECK_THROWS_WITH_AS(make_schedule(c),
-                         "make_schedule: unknown schedule 'exponential' (known: constant, robbins-monro, step, cosine)", E);
+                         "make_schedule: unknown schedule 'exponential' (known: constant, robbins-monro, step, cosine, batch-growth)", E);
     c = {};
     c.lr = 0.0f;
-    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid lr for the schedule: 0 (expected 0 < lr < inf)", E);
+    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid lr for schedule constant: 0 (expected 0 < lr < inf)", E);
     c = {};
     c.kind = "robbins-monro";
     c.tau = 0.0f;
-    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid tau for the schedule: 0 (expected tau > 0)", E);
+    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid tau for schedule robbins-monro: 0 (expected 0 < tau < inf)", E);
     c = {};
     c.kind = "step";
     c.factor = 2.0f;
-    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid factor for the schedule: 2 (expected 0 < factor <= 1)", E);
+    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid factor for schedule step: 2 (expected 0 < factor <= 1)", E);
     c.factor = 0.1f;
     c.milestones = {30, 20};
     CHECK_THROWS_WITH_AS(make_schedule(c),
@@ -104,16 +104,16 @@ TEST_CASE("schedules: invalid configurations") {
     c = {};
     c.kind = "cosine";
     c.cycle_epochs = 0.0f;
-    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid cycle_epochs for the schedule: 0 (expected cycle_epochs > 0)", E);
+    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid cycle_epochs for schedule cosine: 0 (expected 0 < cycle_epochs < inf)", E);
     c.cycle_epochs = 10.0f;
     c.lr_min = 1.0f;
-    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid lr_min for the schedule: 1 (expected 0 <= lr_min <= lr)", E);
+    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid lr_min for schedule cosine: 1 (expected 0 <= lr_min <= lr)", E);
     c = {};
     c.warmup_epochs = -1.0f;
-    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid warmup_epochs for the schedule: -1 (expected warmup_epochs >= 0)", E);
+    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid warmup_epochs for schedule constant: -1 (expected 0 <= warmup_epochs < inf)", E);
     c = {};
     c.warmup_start = 0.0f;
-    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid warmup_start for the schedule: 0 (expected 0 < warmup_start <= 1)", E);
+    CHECK_THROWS_WITH_AS(make_schedule(c), "Invalid warmup_start for schedule constant: 0 (expected 0 < warmup_start <= 1)", E);
 }
 
 TEST_CASE("batch scaling: N_g = max(1, N'_g/B), eta = B eta'/N_g") {

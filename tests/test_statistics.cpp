@@ -91,8 +91,10 @@ void check_close(const Tensor& a, const Tensor& b, const std::string& what) {
     CHECK(largest > 0.0f);
 }
 
-void check_model_statistics(const std::string& name, Module& m, const Shape& input, int classes) {
-    m.eval();
+// In eval mode unless `training` (for models whose layers all allow statistics in training).
+void check_model_statistics(const std::string& name, Module& m, const Shape& input, int classes,
+                            bool training = false) {
+    m.train(training);
     for (int B : {1, 2, 5}) {
         Shape s = input;
         s.dims[0] = B;
@@ -153,6 +155,24 @@ TEST_CASE("statistics: cnn-bn in eval mode (dropout off) matches too") {
     check_model_statistics("cnn-bn eval", *m, Shape{1, 1, 12, 12}, 3);
 }
 
+TEST_CASE("statistics: group norm and layer norm in training mode match B separate backward passes") {
+    std::mt19937 rng(6);
+    auto m = std::make_unique<Sequential>();
+    m->add<Conv2d>(2, 8, 3, 1, 1, rng).add<GroupNorm>(4, 8).add<ReLU>().add<MaxPool2d>(2);
+    m->add<Conv2d>(8, 4, 3, 1, 1, rng, false).add<GroupNorm>(1, 4).add<Tanh>();
+    m->add<Flatten>().add<Linear>(4 * 3 * 3, 6, rng).add<LayerNorm>(6).add<ReLU>().add<Linear>(6, 4, rng);
+    // Affine parameters away from the identity, so that their gradients are not trivial.
+    for (size_t i : {1u, 5u, 9u}) {
+        ParameterList p = (*m)[i].parameters();
+        p[0]->value = random_tensor(p[0]->value.shape(), 60 + (unsigned)i, 0.5f, 1.5f);
+        p[1]->value = random_tensor(p[1]->value.shape(), 70 + (unsigned)i, -0.3f, 0.3f);
+    }
+    check_model_statistics("group norm, layer norm", *m, Shape{1, 2, 6, 6}, 4, /*training=*/true);
+    auto ln = std::make_unique<Sequential>();  // layer norm over whole images
+    ln->add<Conv2d>(1, 3, 3, 1, 0, rng).add<LayerNorm>(Shape{3, 4, 4}).add<Flatten>().add<Linear>(48, 3, rng);
+    check_model_statistics("layer norm (3, 4, 4)", *ln, Shape{1, 1, 6, 6}, 3, /*training=*/true);
+}
+
 TEST_CASE("statistics: undefined cases throw clear errors") {
     const std::vector<int> labels = {0, 1, 2};
     SUBCASE("batch norm in training mode mixes the examples") {
@@ -211,4 +231,47 @@ TEST_CASE("statistics: off by default, nothing extra allocated") {
         CHECK(p->stats_batch == 0);
     }
     CHECK(t.per_example_grad_norms().empty());
+}
+
+TEST_CASE("statistics follow the loss backward starts from, not the last loss recorded") {
+    std::mt19937 rng(4);
+    Linear layer(6, 3, rng);
+    const Tensor x = random_tensor(Shape{4, 6}, 30);
+    const std::vector<int> labels{0, 2, 1, 1};
+    const Stats ref = brute_force(layer, x, labels);
+    for (Parameter* p : layer.parameters()) p->zero_grad();
+    Tape t;
+    t.set_statistics(true);
+    Var logits = layer.forward(t, t.input(x));
+    Var mean_loss = softmax_cross_entropy(t, logits, labels, Reduction::Mean);
+    softmax_cross_entropy(t, logits, labels, Reduction::Sum);  // recorded later, for logging only
+    t.backward(mean_loss);
+    const ParameterList params = layer.parameters();
+    for (size_t k = 0; k < params.size(); ++k) {
+        check_close(params[k]->grad, ref.grad[k], params[k]->name + " grad");
+        check_close(params[k]->grad_sq, ref.grad_sq[k], params[k]->name + " grad_sq");
+    }
+    check_close(Tensor(Shape{4}, t.per_example_grad_norms()), Tensor(Shape{4}, ref.norms), "per-example norms");
+}
+
+TEST_CASE("statistics: a train-mode batch norm the loss does not depend on does not make backward refuse") {
+    std::mt19937 rng(5);
+    Linear layer(6, 3, rng);
+    BatchNorm1d unrelated(6);  // training mode: mixes the examples, but of another branch
+    const Tensor x = random_tensor(Shape{4, 6}, 31);
+    const std::vector<int> labels{1, 0, 2, 2};
+    const Stats ref = brute_force(layer, x, labels);
+    for (Parameter* p : layer.parameters()) p->zero_grad();
+    Tape t;
+    t.set_statistics(true);
+    Var xv = t.input(x, true);
+    Var other = unrelated.forward(t, xv);
+    Var loss = softmax_cross_entropy(t, layer.forward(t, xv), labels);
+    sum(t, other);
+    t.backward(loss);
+    check_close(layer.parameters()[0]->grad_sq, ref.grad_sq[0], "weight grad_sq");
+    // The same batch norm on the loss's path is refused.
+    Var bad = softmax_cross_entropy(t, layer.forward(t, unrelated.forward(t, xv)), labels);
+    CHECK_THROWS_WITH_AS(t.backward(bad), doctest::Contains("op 'batch_norm' mixes the examples"),
+                         std::invalid_argument);
 }

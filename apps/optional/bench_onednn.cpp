@@ -12,8 +12,8 @@
 //    cnn_train_step (tape, fused conv + ReLU + pool). The two run alternately, round by
 //    round; the ratio is taken round by round and the median quoted.
 // 2. Each convolution of cnn, forward and backward, alone: oneDNN's primitives on its
-//    preferred layouts (reorders outside the timing), ours conv_forward_batch and
-//    conv_backward_batch (core/fast/conv_batch.h) on NCHW arrays, both with bias. GFLOP/s.
+//    preferred layouts (reorders outside the timing), ours fast::conv2d_forward and
+//    fast::conv2d_backward (core/fast/conv.h) on NCHW arrays, both with bias. GFLOP/s.
 // 3. OpenBLAS sgemm at 1024^3: the machine's practical peak, to quote beside them.
 // Times are medians of single calls after a warm-up; the machine is noisy, so compare
 // within a round.
@@ -34,9 +34,9 @@
 
 #include "core/blas_setup.h"
 #include "core/core.h"
-#include "core/fast/conv_batch.h"
+#include "core/fast/conv.h"
 #include "core/fast/dispatch.h"
-#include "core/kernels.h"
+#include "core/fast/gemm.h"
 #include "core/parallel.h"
 #include "layers/models.h"
 #include "optim/sgd.h"
@@ -394,7 +394,8 @@ struct LayerTimes {
     double fwd_ms, bwd_ms;
 };
 
-LayerTimes onednn_layer(engine& eng, stream& s, int N, const dl::fast::ConvShape& g, bool need_dx, int repeats) {
+LayerTimes onednn_layer(engine& eng, stream& s, const dl::ConvGeom& g, bool need_dx, int repeats) {
+    const int N = g.N;
     const memory::dims st{g.S, g.S}, pad{g.P, g.P};
     const memory::desc src_any({N, g.C, g.H, g.W}, dt::f32, tag::any), w_any({g.OC, g.C, g.KH, g.KW}, dt::f32, tag::any),
         b_md({g.OC}, dt::f32, tag::x), dst_any({N, g.OC, g.OH(), g.OW()}, dt::f32, tag::any);
@@ -441,24 +442,21 @@ LayerTimes onednn_layer(engine& eng, stream& s, int N, const dl::fast::ConvShape
     return t;
 }
 
-LayerTimes our_layer(int N, const dl::fast::ConvShape& g, bool need_dx, int repeats) {
+LayerTimes our_layer(const dl::ConvGeom& g, bool need_dx, int repeats) {
     namespace fast = dl::fast;
-    const int T = omp_get_max_threads();
+    const int N = g.N;
     std::vector<float> x((size_t)N * g.C * g.H * g.W), w((size_t)g.OC * g.K()), b(g.OC), y((size_t)N * g.OC * g.OHW());
     std::vector<float> dy(y.size()), dx(x.size()), dw(w.size()), db(b.size());
     fill_random(x.data(), x.size(), 1, 1.0f);
     fill_random(w.data(), w.size(), 2, 0.1f);
     fill_random(b.data(), b.size(), 3, 0.1f);
     fill_random(dy.data(), dy.size(), 4, 1.0f);
-    std::vector<float> fs(fast::conv_forward_scratch_size(g, nullptr, T)),
-        bs(fast::conv_backward_scratch_size(g, T, false, need_dx));
+    fast::ConvWork work;
     LayerTimes t{};
-    t.fwd_ms = time_ms([&] { fast::conv_forward_batch(y.data(), nullptr, x.data(), w.data(), b.data(), fs.data(), N, g, nullptr); },
-                       repeats);
+    t.fwd_ms = time_ms([&] { fast::conv2d_forward(y.data(), x.data(), w.data(), b.data(), g, work); }, repeats);
     fast::ConvGrads out;
     out.dx = need_dx ? dx.data() : nullptr, out.dx_assign = true, out.dw = dw.data(), out.db = db.data();
-    t.bwd_ms = time_ms([&] { fast::conv_backward_batch(out, dy.data(), nullptr, x.data(), w.data(), bs.data(), N, g, nullptr); },
-                       repeats);
+    t.bwd_ms = time_ms([&] { fast::conv2d_backward(out, dy.data(), w.data(), g, work); }, repeats);
     return t;
 }
 
@@ -521,16 +519,16 @@ int main(int argc, char** argv) {
         // 2. Each convolution of cnn alone.
         struct Layer {
             const char* name;
-            dl::fast::ConvShape g;
+            dl::ConvGeom g;
             bool need_dx;
         };
-        const Layer layers[] = {{"conv1 1->16 5x5 28x28 (dW, db)", {1, 28, 28, 16, 5, 5, 1, 2}, false},
-                                {"conv2 16->32 5x5 14x14 (dx, dW, db)", {16, 14, 14, 32, 5, 5, 1, 2}, true}};
+        const Layer layers[] = {{"conv1 1->16 5x5 28x28 (dW, db)", {64, 1, 28, 28, 16, 5, 5, 1, 2}, false},
+                                {"conv2 16->32 5x5 14x14 (dx, dW, db)", {64, 16, 14, 14, 32, 5, 5, 1, 2}, true}};
         for (const Layer& l : layers) {
             std::vector<double> of, ob, tf, tb;
             for (int r = 0; r < o.rounds; ++r) {
-                const LayerTimes a = our_layer(64, l.g, l.need_dx, o.repeats);
-                const LayerTimes b = onednn_layer(eng, s, 64, l.g, l.need_dx, o.repeats);
+                const LayerTimes a = our_layer(l.g, l.need_dx, o.repeats);
+                const LayerTimes b = onednn_layer(eng, s, l.g, l.need_dx, o.repeats);
                 of.push_back(a.fwd_ms), ob.push_back(a.bwd_ms), tf.push_back(b.fwd_ms), tb.push_back(b.bwd_ms);
             }
             const double gf = 2.0 * 64 * l.g.OC * l.g.K() * l.g.OHW() * 1e-9, gb = gf * (l.need_dx ? 2 : 1);

@@ -62,7 +62,7 @@ struct FwdArgs {
 };
 
 // The taps of the forward convolution over xpad.
-inline Taps forward_taps(const float* xpad, const ConvShape& g) {
+inline Taps forward_taps(const float* xpad, const ConvGeom& g) {
     const PadLayout l = pad_layout(g);
     Taps t{xpad, l.plane, (long)g.S * l.row_len, l.row_len, g.C, g.KH, g.KW, {}};
     for (int kw = 0; kw < g.KW; ++kw) t.kofs[kw] = (kw % g.S) * l.phase_len + kw / g.S;
@@ -205,7 +205,7 @@ int vectors_for(int channels) {
     return (channels + L - 1) / L;
 }
 
-void ConvForward(float* yt, const float* xpad, const float* wt, const ConvShape& g) {
+void ConvForward(float* yt, const float* xpad, const float* wt, const ConvGeom& g) {
     const int OCp = padded_channels(g.OC);
     FwdArgs a{detail::forward_taps(xpad, g), wt, wt + (long)g.K() * OCp, OCp, yt, OCp, g.OH(), g.OW(),
               vectors_for(g.OC)};
@@ -281,7 +281,7 @@ WgradFn wgrad_tile(int V, int J) {
     return t1[J - 1];
 }
 
-void ConvWeightGrad(float* dwt, const float* xpad, const float* dyt, const ConvShape& g) {
+void ConvWeightGrad(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
     const int L = (int)hn::Lanes(DF());
     const int K = g.K(), vectors = vectors_for(g.OC);
     WgradArgs a{detail::forward_taps(xpad, g), dyt, dwt, padded_channels(g.OC), g.OH(), g.OW()};
@@ -300,7 +300,7 @@ void ConvWeightGrad(float* dwt, const float* xpad, const float* dyt, const ConvS
 // ---- input gradient ---------------------------------------------------------------------
 // For each phase: yt (n_rows*n_cols, Cp) = the phase's stride-1 convolution of dypad, then
 // dx[c][i0 + S u][j0 + S v] += yt[(u, v)][c].
-void ConvInputGrad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvShape& g,
+void ConvInputGrad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvGeom& g,
                    bool assign) {
     const GradPadLayout l = grad_pad_layout(g);
     const int Cp = padded_channels(g.C), S = g.S;
@@ -336,7 +336,7 @@ void ConvInputGrad(float* dx, const float* dypad, const float* wf, float* scratc
 }
 
 // ---- layouts ------------------------------------------------------------------------------
-void PadInput(float* xpad, const float* x, const ConvShape& g) {
+void PadInput(float* xpad, const float* x, const ConvGeom& g) {
     const PadLayout l = pad_layout(g);
     const int S = g.S, P = g.P, Wp = g.Wp();
     for (int c = 0; c < g.C; ++c) {
@@ -365,7 +365,7 @@ void PadInput(float* xpad, const float* x, const ConvShape& g) {
     }
 }
 
-void PadOutputGrad(float* dypad, const float* dy, const ConvShape& g) {
+void PadOutputGrad(float* dypad, const float* dy, const ConvGeom& g) {
     const GradPadLayout l = grad_pad_layout(g);
     const int OH = g.OH(), OW = g.OW();
     std::fill(dypad, dypad + l.size, 0.0f);
@@ -524,14 +524,14 @@ float add_and_square(float* gsum, float* gsq, const float* g, long n) {
     return HWY_DYNAMIC_DISPATCH(AddAndSquare)(gsum, gsq, g, n);
 }
 
-const char* conv_unsupported_reason(const ConvShape& g) {
+const char* conv_unsupported_reason(const ConvGeom& g) {
     if (g.KW > kMaxKernel) return "kernel wider than 16";
     return nullptr;
 }
 
-bool conv_supported(const ConvShape& g) { return conv_unsupported_reason(g) == nullptr; }
+bool conv_supported(const ConvGeom& g) { return conv_unsupported_reason(g) == nullptr; }
 
-PadLayout pad_layout(const ConvShape& g) {
+PadLayout pad_layout(const ConvGeom& g) {
     PadLayout l{};
     l.phase_len = (g.Wp() + g.S - 1) / g.S;
     l.row_len = g.S * l.phase_len;
@@ -541,7 +541,7 @@ PadLayout pad_layout(const ConvShape& g) {
 }
 
 // The padding around dy that every phase's window of conv_input_grad fits in.
-GradPadLayout grad_pad_layout(const ConvShape& g) {
+GradPadLayout grad_pad_layout(const ConvGeom& g) {
     int top = 0, left = 0, bottom = g.OH(), right = g.OW();  // [top, bottom): dy rows needed, relative to dy
     for (int r = 0; r < g.S; ++r) {
         const detail::PhaseAxis ah = detail::phase_axis(r, g.H, g.KH, g.S, g.P);
@@ -557,12 +557,12 @@ GradPadLayout grad_pad_layout(const ConvShape& g) {
     return l;
 }
 
-void conv_pad_input(float* xpad, const float* x, const ConvShape& g) {
+void conv_pad_input(float* xpad, const float* x, const ConvGeom& g) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(PadInput)(xpad, x, g);
 }
 
-void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, const ConvShape& g) {
+void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, const ConvGeom& g) {
     const int K = g.K(), OCp = padded_channels(g.OC);
     std::fill(wt, wt + conv_forward_weights_size(g), 0.0f);
     for (int o = 0; o < g.OC; ++o) {
@@ -571,24 +571,24 @@ void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, 
     }
 }
 
-void conv_forward(float* yt, const float* xpad, const float* wt, const ConvShape& g) {
+void conv_forward(float* yt, const float* xpad, const float* wt, const ConvGeom& g) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(ConvForward)(yt, xpad, wt, g);
 }
 
-void conv_weight_grad(float* dwt, const float* xpad, const float* dyt, const ConvShape& g) {
+void conv_weight_grad(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(ConvWeightGrad)(dwt, xpad, dyt, g);
 }
 
-void conv_pad_output_grad(float* dypad, const float* dy, const ConvShape& g) {
+void conv_pad_output_grad(float* dypad, const float* dy, const ConvGeom& g) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(PadOutputGrad)(dypad, dy, g);
 }
 
 // Phase by phase (rh, rw), the taps (o, jj, ii) of that phase, flipped, transposed to (taps, Cp):
 // wf[(o,jj,ii)][c] = w[o][c][rh + S (Jh-1-jj)][rw + S (Jw-1-ii)].
-void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvShape& g) {
+void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& g) {
     const int Cp = padded_channels(g.C), S = g.S;
     std::fill(wf, wf + conv_input_grad_weights_size(g), 0.0f);
     for (int rh = 0; rh < S; ++rh) {
@@ -605,12 +605,12 @@ void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvShape&
     }
 }
 
-long conv_input_grad_scratch_size(const ConvShape& g) {
+long conv_input_grad_scratch_size(const ConvGeom& g) {
     const long rows = (g.H + g.S - 1) / g.S, cols = (g.W + g.S - 1) / g.S;
     return rows * cols * padded_channels(g.C);
 }
 
-void conv_input_grad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvShape& g,
+void conv_input_grad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvGeom& g,
                      bool assign) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(ConvInputGrad)(dx, dypad, wf, scratch, g, assign);

@@ -1,7 +1,7 @@
 // Direct convolution kernels of the fast floor, one example at a time, written once
 // with Google Highway and compiled for every instruction set of core/fast/simd_targets.h
 // (the best is picked at run time, see core/fast/dispatch.h). They know nothing of the
-// tape: raw pointers, a ConvShape, and the layouts below.
+// tape: raw pointers, a ConvGeom, and the layouts below.
 //
 // Layouts. The kernels keep output channels in SIMD lanes: a register tile holds T
 // output positions x V vectors of channels, and every step of the loop over the kernel
@@ -22,30 +22,23 @@
 //
 // Coverage: any channel counts, any kernel size (KW <= kMaxKernel), any stride and
 // padding. Naive loops in tests/test_fast_conv.cpp check every kernel at every target.
+//
+// Every function works on one example of the convolution g (core/geometry.h); g.N is
+// not used: x (C,H,W) -> y (OC,OH,OW).
 #pragma once
 #include <cstddef>
 
-namespace dl::fast {
+#include "core/geometry.h"
 
-// The sizes of one convolution of one example: x (C,H,W) -> y (OC,OH,OW) with kernel
-// (KH,KW), stride S and P zeros of padding on every side.
-struct ConvShape {
-    int C, H, W, OC, KH, KW, S, P;
-    int Hp() const { return H + 2 * P; }
-    int Wp() const { return W + 2 * P; }
-    int OH() const { return (Hp() - KH) / S + 1; }
-    int OW() const { return (Wp() - KW) / S + 1; }
-    int K() const { return C * KH * KW; }
-    int OHW() const { return OH() * OW(); }
-};
+namespace dl::fast {
 
 constexpr int kChannelAlign = 16;
 constexpr int kMaxKernel = 16;  // widest kernel row the kernels take (the ops fall back beyond)
 inline int padded_channels(int n) { return (n + kChannelAlign - 1) / kChannelAlign * kChannelAlign; }
 
 // Whether the kernels below take this shape (and the reason when they do not).
-bool conv_supported(const ConvShape& g);
-const char* conv_unsupported_reason(const ConvShape& g);
+bool conv_supported(const ConvGeom& g);
+const char* conv_unsupported_reason(const ConvGeom& g);
 
 // ---- the padded input ---------------------------------------------------------------
 // Padded row r (0 <= r < Hp) of channel c starts at c*plane + r*row_len. Column w of the
@@ -55,25 +48,25 @@ struct PadLayout {
     int phase_len, row_len;
     long plane, size;  // floats per channel, per example
 };
-PadLayout pad_layout(const ConvShape& g);
+PadLayout pad_layout(const ConvGeom& g);
 
 // xpad (pad_layout(g).size) = x (C,H,W) padded (and split into phases for S > 1).
-void conv_pad_input(float* xpad, const float* x, const ConvShape& g);
+void conv_pad_input(float* xpad, const float* x, const ConvGeom& g);
 
 // ---- forward ------------------------------------------------------------------------
 // Floats of the prepared forward weights: (K + 1) * OCp.
-inline long conv_forward_weights_size(const ConvShape& g) { return (long)(g.K() + 1) * padded_channels(g.OC); }
+inline long conv_forward_weights_size(const ConvGeom& g) { return (long)(g.K() + 1) * padded_channels(g.OC); }
 // wt (K + 1, OCp): wt[(c,kh,kw)][o] = w[o][c][kh][kw], last row bias (or 0); zero for o >= OC.
 // w (OC,C,KH,KW), bias (OC) or nullptr.
-void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, const ConvShape& g);
+void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, const ConvGeom& g);
 
 // yt (OH*OW, OCp) = bias + conv(xpad) for one example. Padded channels come out 0.
-void conv_forward(float* yt, const float* xpad, const float* wt, const ConvShape& g);
+void conv_forward(float* yt, const float* xpad, const float* wt, const ConvGeom& g);
 
 // ---- weight gradient ----------------------------------------------------------------
 // dwt (K, OCp) += sum over positions of x's taps times dyt: the weight gradient of one
 // example, transposed. xpad as conv_pad_input wrote it; dyt (OH*OW, OCp).
-void conv_weight_grad(float* dwt, const float* xpad, const float* dyt, const ConvShape& g);
+void conv_weight_grad(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g);
 
 // ---- input gradient -----------------------------------------------------------------
 // dx = the transposed convolution of dy. For stride S the dx pixels split into S*S
@@ -84,23 +77,23 @@ struct GradPadLayout {
     int rows, cols, top, left;
     long plane, size;  // floats per channel, per example
 };
-GradPadLayout grad_pad_layout(const ConvShape& g);
+GradPadLayout grad_pad_layout(const ConvGeom& g);
 
 // dypad = dy (OC,OH,OW) zero-padded.
-void conv_pad_output_grad(float* dypad, const float* dy, const ConvShape& g);
+void conv_pad_output_grad(float* dypad, const float* dy, const ConvGeom& g);
 
 // Floats of the prepared input-gradient weights: OC*KH*KW * Cp (Cp = C rounded up to 16).
-inline long conv_input_grad_weights_size(const ConvShape& g) {
+inline long conv_input_grad_weights_size(const ConvGeom& g) {
     return (long)g.OC * g.KH * g.KW * padded_channels(g.C);
 }
 // wf: for each phase, the kernel taps in that phase, flipped and transposed to (taps, Cp).
-void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvShape& g);
+void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& g);
 
 // Floats of the scratch conv_input_grad needs.
-long conv_input_grad_scratch_size(const ConvShape& g);
+long conv_input_grad_scratch_size(const ConvGeom& g);
 
 // dx (C,H,W) += the input gradient of one example (= when `assign`).
-void conv_input_grad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvShape& g,
+void conv_input_grad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvGeom& g,
                      bool assign);
 
 // ---- layout changes -----------------------------------------------------------------

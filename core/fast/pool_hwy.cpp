@@ -35,14 +35,14 @@ HWY_INLINE void ClampRelu(hn::Vec<DF>& best, hn::Vec<DI>& idx) {
 // ---- channels last ---------------------------------------------------------------------
 // One vector of channels at a time: the first element of the window, then each later one
 // replaces it (value and position) where it takes over (larger, or the first NaN).
-void MaxPoolChannelsLast(float* yp, int32_t* argmax, const float* yt, int C, int ld, const PoolShape& p,
+void MaxPoolChannelsLast(float* yp, int32_t* argmax, const float* yt, int C, int ld, const PoolGeom& p,
                          bool relu) {
     const DF d;
     const DI di;
-    const int L = (int)hn::Lanes(d), PH = p.PH(), PW = p.PW(), k = p.kernel;
+    const int L = (int)hn::Lanes(d), PH = p.OH, PW = p.OW, k = p.K;
     for (int ph = 0; ph < PH; ++ph)
         for (int pw = 0; pw < PW; ++pw) {
-            const int first = ph * p.stride * p.W + pw * p.stride;  // the window's top-left position
+            const int first = ph * p.S * p.W + pw * p.S;  // the window's top-left position
             const long out = (long)(ph * PW + pw) * ld;
             for (int c = 0; c < C; c += L) {
                 auto best = hn::LoadU(d, yt + (long)first * ld + c);
@@ -63,9 +63,9 @@ void MaxPoolChannelsLast(float* yp, int32_t* argmax, const float* yt, int C, int
         }
 }
 
-void MaxUnpoolToConvGrads(float* dyt, float* dypad, const float* dpool, const int32_t* argmax, const ConvShape& g,
-                          const PoolShape& p) {
-    const int OCp = padded_channels(g.OC), OW = g.OW(), PHW = p.PH() * p.PW();
+void MaxUnpoolToConvGrads(float* dyt, float* dypad, const float* dpool, const int32_t* argmax, const ConvGeom& g,
+                          const PoolGeom& p) {
+    const int OCp = padded_channels(g.OC), OW = g.OW(), PHW = p.OH * p.OW;
     std::fill(dyt, dyt + (long)g.OHW() * OCp, 0.0f);
     GradPadLayout l{};
     if (dypad) {
@@ -86,15 +86,15 @@ void MaxUnpoolToConvGrads(float* dyt, float* dypad, const float* dpool, const in
 
 // ---- planes ------------------------------------------------------------------------------
 // The plain loop: any window (the reference's order of comparisons).
-void MaxPoolPlaneAny(float* y, int32_t* argmax, const float* x, const PoolShape& p, bool relu) {
-    const int PH = p.PH(), PW = p.PW();
+void MaxPoolPlaneAny(float* y, int32_t* argmax, const float* x, const PoolGeom& p, bool relu) {
+    const int PH = p.OH, PW = p.OW;
     for (int ph = 0; ph < PH; ++ph)
         for (int pw = 0; pw < PW; ++pw) {
-            int best = ph * p.stride * p.W + pw * p.stride;
+            int best = ph * p.S * p.W + pw * p.S;
             float best_v = x[best];
-            for (int kh = 0; kh < p.kernel; ++kh) {
-                const int row = (ph * p.stride + kh) * p.W + pw * p.stride;
-                for (int kw = 0; kw < p.kernel; ++kw)
+            for (int kh = 0; kh < p.K; ++kh) {
+                const int row = (ph * p.S + kh) * p.W + pw * p.S;
+                for (int kw = 0; kw < p.K; ++kw)
                     if (x[row + kw] > best_v || (x[row + kw] != x[row + kw] && best_v == best_v))
                         best_v = x[row + kw], best = row + kw;
             }
@@ -143,22 +143,22 @@ void MaxPool2x2Row(float* y, int32_t* argmax, const float* r0, const float* r1, 
     }
 }
 
-void MaxPoolPlane(float* y, int32_t* argmax, const float* x, const PoolShape& p, bool relu) {
-    if (p.kernel != 2 || p.stride != 2) return MaxPoolPlaneAny(y, argmax, x, p, relu);
-    const int PW = p.PW();
-    for (int ph = 0; ph < p.PH(); ++ph)
+void MaxPoolPlane(float* y, int32_t* argmax, const float* x, const PoolGeom& p, bool relu) {
+    if (p.K != 2 || p.S != 2) return MaxPoolPlaneAny(y, argmax, x, p, relu);
+    const int PW = p.OW;
+    for (int ph = 0; ph < p.OH; ++ph)
         MaxPool2x2Row(y + ph * PW, argmax + ph * PW, x + 2 * ph * p.W, x + (2 * ph + 1) * p.W, 2 * ph * p.W, p.W,
                       PW, relu);
 }
 #else
-void MaxPoolPlane(float* y, int32_t* argmax, const float* x, const PoolShape& p, bool relu) {
+void MaxPoolPlane(float* y, int32_t* argmax, const float* x, const PoolGeom& p, bool relu) {
     MaxPoolPlaneAny(y, argmax, x, p, relu);
 }
 #endif
 
-void MaxUnpoolPlane(float* dx, const float* dy, const int32_t* argmax, const PoolShape& p, bool assign) {
+void MaxUnpoolPlane(float* dx, const float* dy, const int32_t* argmax, const PoolGeom& p, bool assign) {
     if (assign) std::fill(dx, dx + (long)p.H * p.W, 0.0f);
-    const int n = p.PH() * p.PW();
+    const int n = p.OH * p.OW;
     for (int i = 0; i < n; ++i)
         if (argmax[i] >= 0) dx[argmax[i]] += dy[i];
 }
@@ -176,24 +176,24 @@ HWY_EXPORT(MaxUnpoolToConvGrads);
 HWY_EXPORT(MaxPoolPlane);
 HWY_EXPORT(MaxUnpoolPlane);
 
-void max_pool_channels_last(float* yp, int32_t* argmax, const float* yt, int C, int ld, const PoolShape& p,
+void max_pool_channels_last(float* yp, int32_t* argmax, const float* yt, int C, int ld, const PoolGeom& p,
                             bool relu) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(MaxPoolChannelsLast)(yp, argmax, yt, C, ld, p, relu);
 }
 
 void max_unpool_to_conv_grads(float* dyt, float* dypad, const float* dpool, const int32_t* argmax,
-                              const ConvShape& g, const PoolShape& p) {
+                              const ConvGeom& g, const PoolGeom& p) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(MaxUnpoolToConvGrads)(dyt, dypad, dpool, argmax, g, p);
 }
 
-void max_pool_plane(float* y, int32_t* argmax, const float* x, const PoolShape& p, bool relu) {
+void max_pool_plane(float* y, int32_t* argmax, const float* x, const PoolGeom& p, bool relu) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(MaxPoolPlane)(y, argmax, x, p, relu);
 }
 
-void max_unpool_plane(float* dx, const float* dy, const int32_t* argmax, const PoolShape& p, bool assign) {
+void max_unpool_plane(float* dx, const float* dy, const int32_t* argmax, const PoolGeom& p, bool assign) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(MaxUnpoolPlane)(dx, dy, argmax, p, assign);
 }

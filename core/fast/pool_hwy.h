@@ -17,34 +17,32 @@
 #include <cstdint>
 
 #include "core/fast/conv_hwy.h"
+#include "core/geometry.h"
 
 namespace dl::fast {
 
-// The pooling window: kernel x kernel, stride, no padding. PH = (H - kernel) / stride + 1.
-struct PoolShape {
-    int H, W, kernel, stride;
-    int PH() const { return (H - kernel) / stride + 1; }
-    int PW() const { return (W - kernel) / stride + 1; }
-};
+// Every function takes one plane (or one example's channels) of the pooling p
+// (core/geometry.h): a (H,W) input, K x K windows with stride S, an (OH,OW) output;
+// p.planes is not used.
 
 // ---- channels last ---------------------------------------------------------------------
-// yp (PH*PW, ld) = max pool of yt (H*W, ld) for channels [0, C); argmax (PH*PW, ld) the
+// yp (OH*OW, ld) = max pool of yt (H*W, ld) for channels [0, C); argmax (OH*OW, ld) the
 // position (h*W + w) in yt of each maximum, or -1 (relu). Channels C..ld-1 hold junk.
-void max_pool_channels_last(float* yp, int32_t* argmax, const float* yt, int C, int ld, const PoolShape& p,
+void max_pool_channels_last(float* yp, int32_t* argmax, const float* yt, int C, int ld, const PoolGeom& p,
                             bool relu);
 
 // The backward of conv2d_relu_max_pool2d for one example, as inputs of the convolution's
-// backward kernels: dyt (OH*OW, OCp) and dypad (grad_pad_layout(g)) are set to dpool
-// (OC, PH*PW) routed to each window's argmax (argmax (PH*PW, OCp) from the forward), zero
+// backward kernels: dyt (g.OH*g.OW, OCp) and dypad (grad_pad_layout(g)) are set to dpool
+// (OC, p.OH*p.OW) routed to each window's argmax (argmax (p.OH*p.OW, OCp) from the forward), zero
 // elsewhere. dypad may be nullptr (the input needs no gradient).
 void max_unpool_to_conv_grads(float* dyt, float* dypad, const float* dpool, const int32_t* argmax,
-                              const ConvShape& g, const PoolShape& p);
+                              const ConvGeom& g, const PoolGeom& p);
 
 // ---- planes ------------------------------------------------------------------------------
-// y (PH, PW) = max pool of x (H, W); argmax (PH, PW) the index in x of each maximum (or -1).
-void max_pool_plane(float* y, int32_t* argmax, const float* x, const PoolShape& p, bool relu);
+// y (OH, OW) = max pool of x (H, W); argmax (OH, OW) the index in x of each maximum (or -1).
+void max_pool_plane(float* y, int32_t* argmax, const float* x, const PoolGeom& p, bool relu);
 
-// dx (H, W) += dy (PH, PW) routed to each window's argmax (= when `assign`: zero elsewhere).
-void max_unpool_plane(float* dx, const float* dy, const int32_t* argmax, const PoolShape& p, bool assign);
+// dx (H, W) += dy (OH, OW) routed to each window's argmax (= when `assign`: zero elsewhere).
+void max_unpool_plane(float* dx, const float* dy, const int32_t* argmax, const PoolGeom& p, bool assign);
 
 }  // namespace dl::fast

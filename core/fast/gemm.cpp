@@ -1,4 +1,4 @@
-#include "core/kernels.h"
+#include "core/fast/gemm.h"
 
 #include <cblas.h>
 

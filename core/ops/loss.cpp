@@ -1,6 +1,6 @@
-// log_softmax and the losses. Losses mark their node as a per-example loss and
-// tell the tape the batch size and scale, so that per-example statistics are
-// scaled right for mean and sum reductions.
+// log_softmax and the losses. Losses mark their node as a per-example loss with
+// its batch size and scale, so that per-example statistics of a backward pass from
+// it are scaled right for mean and sum reductions.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -28,6 +28,14 @@ void log_softmax_row(const float* x, int C, float* y) {
     for (int c = 0; c < C; ++c) y[c] = x[c] - lz;
 }
 
+// Marks n as a per-example loss over N examples (see Node::loss_scale): the
+// per-example gradient is B times example b's contribution for a mean, 1 times for a sum.
+void mark_loss(Node& n, int N, Reduction r) {
+    n.is_loss = true;
+    n.loss_examples = N;
+    n.loss_scale = r == Reduction::Mean ? static_cast<float>(N) : 1.0f;
+}
+
 // A loss whose value is NaN/Inf: find and name the op that first produced one.
 void check_loss_finite(const Tape& t, const Node& n) {
     if (std::isfinite(n.out[0])) return;
@@ -38,7 +46,7 @@ void check_loss_finite(const Tape& t, const Node& n) {
 
 // ---- log_softmax: y (N,C);  dx = dy - softmax(x) * sum_c dy --------------------------
 void log_softmax_backward(Tape& t, Node& n) {
-    const int N = n.iarg[0], C = n.iarg[1];
+    const int N = n.value->dim(0), C = n.value->dim(1);
     const float* y = n.value->data();
     const float* dy = n.grad->data();
     float* dx = t.grad_acc(n.in[0]).data();
@@ -50,21 +58,33 @@ void log_softmax_backward(Tape& t, Node& n) {
 }
 
 // ---- softmax cross-entropy: L = w sum_b -log p_b[label_b], w = 1/N or 1 ---------------
-// dlogits_b = w (p_b - onehot(label_b)) dL;  aux[0] holds p (N,C) from forward.
+// dlogits_b = w (p_b - onehot(label_b)) dL
+struct CrossEntropySaved {
+    int N, C;
+    float weight;              // w
+    Tensor probs;              // p (N,C)
+    std::vector<int> labels;   // (N)
+};
+
 void cross_entropy_backward(Tape& t, Node& n) {
-    const int N = n.iarg[0], C = n.iarg[1];
-    const float scale = n.farg[0] * (*n.grad)[0];
-    const float* p = n.aux[0].data();
+    const CrossEntropySaved& s = n.saved<CrossEntropySaved>();
+    const int N = s.N, C = s.C;
+    const float scale = s.weight * (*n.grad)[0];
+    const float* p = s.probs.data();
     float* dx = t.grad_acc(n.in[0]).data();
     for (int r = 0; r < N; ++r) {
         for (int c = 0; c < C; ++c) dx[(long)r * C + c] += scale * p[(long)r * C + c];
-        dx[(long)r * C + n.ints[r]] -= scale;
+        dx[(long)r * C + s.labels[r]] -= scale;
     }
 }
 
 // ---- mse: L = w sum_i (p_i - y_i)^2, w = 1/numel or 1;  dp = 2 w (p - y) dL = -dy -----
+struct MseSaved {
+    float weight;  // w
+};
+
 void mse_backward(Tape& t, Node& n) {
-    const float scale = 2.0f * n.farg[0] * (*n.grad)[0];
+    const float scale = 2.0f * n.saved<MseSaved>().weight * (*n.grad)[0];
     const Tensor& p = *t.node(n.in[0]).value;
     const Tensor& y = *t.node(n.in[1]).value;
     for (int k = 0; k < 2; ++k) {
@@ -81,8 +101,6 @@ Var log_softmax(Tape& t, Var x) {
     check_rows(t, "log_softmax", x);
     const int N = t.shape(x)[0], C = t.shape(x)[1];
     Node& n = t.record("log_softmax", t.shape(x), {x}, log_softmax_backward);
-    n.iarg[0] = N;
-    n.iarg[1] = C;
     for (int r = 0; r < N; ++r) log_softmax_row(t.value(x).data() + (long)r * C, C, n.out.data() + (long)r * C);
     return Var{t.size() - 1};
 }
@@ -100,21 +118,21 @@ Var softmax_cross_entropy(Tape& t, Var logits, const std::vector<int>& labels, R
                                         " at index " + std::to_string(i) + " is outside [0, " +
                                         std::to_string(C) + ")");
     Node& n = t.record("softmax_cross_entropy", Shape{}, {logits}, cross_entropy_backward);
-    n.iarg[0] = N;
-    n.iarg[1] = C;
-    n.farg[0] = r == Reduction::Mean ? 1.0f / static_cast<float>(N) : 1.0f;
-    n.is_loss = true;
-    n.ints.assign(labels.begin(), labels.end());
-    n.aux[0].resize(Shape{N, C});
+    mark_loss(n, N, r);
+    CrossEntropySaved& s = n.save<CrossEntropySaved>();
+    s.N = N;
+    s.C = C;
+    s.weight = r == Reduction::Mean ? 1.0f / static_cast<float>(N) : 1.0f;
+    s.labels.assign(labels.begin(), labels.end());
+    s.probs.resize(Shape{N, C});
     double total = 0.0;
     for (int i = 0; i < N; ++i) {
-        float* p = n.aux[0].data() + (long)i * C;
+        float* p = s.probs.data() + (long)i * C;
         log_softmax_row(t.value(logits).data() + (long)i * C, C, p);
         total -= p[labels[i]];
         for (int c = 0; c < C; ++c) p[c] = std::exp(p[c]);
     }
-    n.out[0] = static_cast<float>(total * n.farg[0]);
-    t.set_loss_examples(N, r == Reduction::Mean ? static_cast<float>(N) : 1.0f);
+    n.out[0] = static_cast<float>(total * s.weight);
     check_loss_finite(t, n);
     return Var{t.size() - 1};
 }
@@ -130,12 +148,12 @@ Var mse_loss(Tape& t, Var pred, Var target, Reduction r) {
     Node& n = t.record("mse_loss", Shape{}, {pred, target}, mse_backward);
     const Tensor& p = t.value(pred);
     const Tensor& y = t.value(target);
-    n.farg[0] = r == Reduction::Mean ? 1.0f / static_cast<float>(p.size()) : 1.0f;
-    n.is_loss = true;
+    const float w = r == Reduction::Mean ? 1.0f / static_cast<float>(p.size()) : 1.0f;
+    n.save<MseSaved>().weight = w;
+    mark_loss(n, N, r);
     double total = 0.0;
     for (size_t i = 0; i < p.size(); ++i) total += static_cast<double>(p[i] - y[i]) * (p[i] - y[i]);
-    n.out[0] = static_cast<float>(total * n.farg[0]);
-    t.set_loss_examples(N, r == Reduction::Mean ? static_cast<float>(N) : 1.0f);
+    n.out[0] = static_cast<float>(total * w);
     check_loss_finite(t, n);
     return Var{t.size() - 1};
 }

@@ -28,7 +28,7 @@ void reshape_backward(Tape& t, Node& n) {
 
 // ---- add_bias: y (R,M) = x (R,M) + bias (M) --------------------------------------
 void add_bias_backward(Tape& t, Node& n) {
-    const int R = n.iarg[0], M = n.iarg[1];
+    const int R = n.value->dim(0), M = n.value->dim(1);
     const float* dy = n.grad->data();
     if (t.node(n.in[0]).needs_grad) {
         float* dx = t.grad_acc(n.in[0]).data();
@@ -85,8 +85,6 @@ Var add_bias(Tape& t, Var x, Var bias) {
                                     " do not fit; expected (R, M) and (M)");
     Node& n = t.record("add_bias", s, {x, bias}, add_bias_backward);
     const int R = s[0], M = s[1];
-    n.iarg[0] = R;
-    n.iarg[1] = M;
     const float* xv = t.value(x).data();
     const float* bv = t.value(bias).data();
     float* y = n.out.data();

@@ -1,11 +1,12 @@
 // Matrix products: the generic matmul and the linear layer's op, which also
-// computes per-example gradient statistics.
+// computes per-example gradient statistics. Each is one sgemm per product.
 #include <stdexcept>
 #include <string>
 
-#include "core/kernels.h"
+#include "core/fast/gemm.h"
+#include "core/fast/parallel.h"
+#include "core/fast/rows.h"
 #include "core/ops.h"
-#include "core/parallel.h"
 
 namespace dl {
 
@@ -14,27 +15,33 @@ namespace {
 // ---- matmul: C (M,N) = A (M,K) B (K,N) ------------------------------------------
 // dA (M,K) += dC (M,N) B^T;   dB (K,N) += A^T dC
 void matmul_backward(Tape& t, Node& n) {
-    const int M = n.iarg[0], K = n.iarg[1], N = n.iarg[2];
-    const float* dC = n.grad->data();
     const Node& a = t.node(n.in[0]);
     const Node& b = t.node(n.in[1]);
+    const int M = a.value->dim(0), K = a.value->dim(1), N = b.value->dim(1);
+    const float* dC = n.grad->data();
     if (a.needs_grad)
         sgemm(false, true, M, K, N, 1.0f, dC, N, b.value->data(), N, 1.0f, t.grad_acc(n.in[0]).data(), K);
     if (b.needs_grad)
         sgemm(true, false, K, N, M, 1.0f, a.value->data(), K, dC, N, 1.0f, t.grad_acc(n.in[1]).data(), N);
 }
 
-// sq (R,C) = m squared elementwise, and norms[r] = sum_c m[r, c]^2 for m (R,C), in one
-// pass. Vectorised ('omp simd' may reorder the additions; the scalar chain was slow).
-void square_rows(const float* m, int R, int C, float* sq, float* norms) {
+// ---- linear: y (N,out) = x (N,in) W^T + b ----------------------------------------
+struct LinearSaved {
+    int N, in, out;
+    Parameter* weight;  // (out,in)
+    Parameter* bias;    // (out) or nullptr
+    // Statistics scratch: dy^2 (N,out), x^2 (N,in), ||dy_b||^2 then ||x_b||^2 (2,N).
+    Tensor dy2, x2, sqnorms;
+};
+
+// sq (R,C) = m^2 elementwise and norms (R) = the row sums of sq.
+void square_rows(float* sq, float* norms, const float* m, int R, int C) {
+    if (fast::square_rows(sq, norms, m, R, C)) return;
     for (int r = 0; r < R; ++r) {
-        const float* row = m + (long)r * C;
-        float* out = sq + (long)r * C;
         float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
         for (int c = 0; c < C; ++c) {
-            out[c] = row[c] * row[c];
-            acc += out[c];
+            sq[(long)r * C + c] = m[(long)r * C + c] * m[(long)r * C + c];
+            acc += sq[(long)r * C + c];
         }
         norms[r] = acc;
     }
@@ -48,49 +55,46 @@ void square_rows(const float* m, int R, int C, float* sq, float* norms) {
 // begin_linear_statistics checks and prepares (it may throw); linear_statistics
 // then adds to grad_sq and the norms (it must not throw: it may run on a thread
 // beside the plain gradient, see linear_backward).
-void begin_linear_statistics(Tape& t, Node& n) {
-    const int N = n.iarg[0];
-    if (N != t.stats_batch())
-        throw std::invalid_argument("statistics: linear sees " + std::to_string(N) +
+void begin_linear_statistics(Tape& t, LinearSaved& s) {
+    if (s.N != t.stats_batch())
+        throw std::invalid_argument("statistics: linear sees " + std::to_string(s.N) +
                                     " rows but the loss has " + std::to_string(t.stats_batch()) +
                                     " examples; per-example statistics need one row per example");
-    t.begin_param_stats(*n.params[0], "linear");
-    if (n.params[1]) t.begin_param_stats(*n.params[1], "linear");
-    n.aux[0].resize(Shape{N, n.iarg[2]});
-    n.aux[1].resize(Shape{N, n.iarg[1]});
-    n.aux[2].resize(Shape{2, N});
+    t.begin_param_stats(*s.weight, "linear");
+    if (s.bias) t.begin_param_stats(*s.bias, "linear");
+    s.dy2.resize(Shape{s.N, s.out});
+    s.x2.resize(Shape{s.N, s.in});
+    s.sqnorms.resize(Shape{2, s.N});
 }
 
-void linear_statistics(Tape& t, Node& n, const float* x, const float* dy) {
-    const int N = n.iarg[0], in = n.iarg[1], out = n.iarg[2];
-    const float s = t.stats_scale();
-    const float w = s * s / static_cast<float>(N);  // grad_sq averages over the batch
-    Parameter* W = n.params[0];
-    Parameter* b = n.params[1];
-    float* dy2 = n.aux[0].data();
-    float* x2 = n.aux[1].data();
-    float* dsq = n.aux[2].data();  // ||d_b||^2, then ||x_b||^2
+void linear_statistics(Tape& t, LinearSaved& s, const float* x, const float* dy) {
+    const int N = s.N, in = s.in, out = s.out;
+    const float sc = t.stats_scale();
+    const float w = sc * sc / static_cast<float>(N);  // grad_sq averages over the batch
+    float* dy2 = s.dy2.data();
+    float* x2 = s.x2.data();
+    float* dsq = s.sqnorms.data();  // ||d_b||^2, then ||x_b||^2
     float* xsq = dsq + N;
-    square_rows(dy, N, out, dy2, dsq);
-    square_rows(x, N, in, x2, xsq);
-    sgemm(true, false, out, in, N, w, dy2, out, x2, in, 1.0f, W->grad_sq.data(), in);
-    if (b) {
-        float* gsq = b->grad_sq.data();
+    square_rows(dy2, dsq, dy, N, out);
+    square_rows(x2, xsq, x, N, in);
+    sgemm(true, false, out, in, N, w, dy2, out, x2, in, 1.0f, s.weight->grad_sq.data(), in);
+    if (s.bias) {
+        float* gsq = s.bias->grad_sq.data();
         for (int r = 0; r < N; ++r)
             for (int o = 0; o < out; ++o) gsq[o] += w * dy2[(size_t)r * out + o];
     }
     float* norms = t.per_example_sqnorm();
-    for (int r = 0; r < N; ++r) norms[r] += s * s * dsq[r] * (xsq[r] + (b ? 1.0f : 0.0f));
+    for (int r = 0; r < N; ++r) norms[r] += sc * sc * dsq[r] * (xsq[r] + (s.bias ? 1.0f : 0.0f));
 }
 
-// ---- linear: y (N,out) = x (N,in) W^T + b ----------------------------------------
 // dx (N,in) += dy W;   dW (out,in) += dy^T x;   db (out) += sum_rows dy
-// The GEMMs are small: two independent ones run side by side (core/parallel.h):
-// dx beside dW, or with statistics, dx and dW beside the statistics' extra GEMM.
+// The two (or, with statistics, three) GEMMs are independent: the fast floor runs
+// them side by side, one per thread (they are too small to split well).
 void linear_backward(Tape& t, Node& n) {
-    const int N = n.iarg[0], in = n.iarg[1], out = n.iarg[2];
-    Parameter* W = n.params[0];
-    Parameter* b = n.params[1];
+    LinearSaved& s = n.saved<LinearSaved>();
+    const int N = s.N, in = s.in, out = s.out;
+    Parameter* W = s.weight;
+    Parameter* b = s.bias;
     const float* x = t.node(n.in[0]).value->data();
     const float* dy = n.grad->data();
     bool assign = false;  // first write of dx: beta = 0 instead of zeroing it first
@@ -107,16 +111,16 @@ void linear_backward(Tape& t, Node& n) {
         }
     };
     if (!t.statistics()) {
-        if (dx) side_by_side(input_grad, param_grad);
+        if (dx) fast::side_by_side(input_grad, param_grad);
         else param_grad();
         return;
     }
-    begin_linear_statistics(t, n);
+    begin_linear_statistics(t, s);
     auto plain = [&] {
         input_grad();
         param_grad();
     };
-    side_by_side(plain, [&] { linear_statistics(t, n, x, dy); });
+    fast::side_by_side(plain, [&] { linear_statistics(t, s, x, dy); });
 }
 
 }  // namespace
@@ -129,9 +133,6 @@ Var matmul(Tape& t, Var a, Var b) {
                                     " do not fit; expected (M, K) and (K, N)");
     const int M = sa[0], K = sa[1], N = sb[1];
     Node& n = t.record("matmul", Shape{M, N}, {a, b}, matmul_backward);
-    n.iarg[0] = M;
-    n.iarg[1] = K;
-    n.iarg[2] = N;
     sgemm(false, false, M, N, K, 1.0f, t.value(a).data(), K, t.value(b).data(), N, 0.0f, n.out.data(), N);
     return Var{t.size() - 1};
 }
@@ -151,11 +152,12 @@ Var linear(Tape& t, Var x, Parameter& weight, Parameter* bias) {
                                     bias->value.shape().str() + "; expected (" + std::to_string(sw[0]) + ")");
     const int N = sx[0], in = sw[1], out = sw[0];
     Node& n = t.record("linear", Shape{N, out}, {x}, linear_backward, /*owns_params=*/true);
-    n.iarg[0] = N;
-    n.iarg[1] = in;
-    n.iarg[2] = out;
-    n.params[0] = &weight;
-    n.params[1] = bias;
+    LinearSaved& s = n.save<LinearSaved>();
+    s.N = N;
+    s.in = in;
+    s.out = out;
+    s.weight = &weight;
+    s.bias = bias;
     weight.ensure_grad();
     if (bias) bias->ensure_grad();
     float* y = n.out.data();

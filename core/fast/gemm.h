@@ -1,4 +1,6 @@
-// Matrix multiply kernels: the one place that calls BLAS.
+// Matrix multiply: the one place that calls BLAS (OpenBLAS, multi-threaded by
+// itself outside a parallel region, single-threaded inside one). The reference
+// ops call sgemm as their one primitive beyond plain loops.
 #pragma once
 
 namespace dl {

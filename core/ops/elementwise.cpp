@@ -1,10 +1,14 @@
 // Elementwise ops: forward and backward side by side.
+//
+// Every loop here is over independent elements; fast::parallel_for splits a
+// large one over the threads (the same numbers either way) and runs a small one
+// as it is.
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
+#include "core/fast/parallel.h"
 #include "core/ops.h"
-#include "core/parallel.h"
 
 namespace dl {
 
@@ -16,48 +20,56 @@ void check_same_shape(const Tape& t, const char* op, Var a, Var b) {
                                     t.shape(b).str() + " differ");
 }
 
-// ---- add -----------------------------------------------------------------
+// for (i in [0, n)) body(i), in parallel when large
+template <class F>
+void each(long n, F body) {
+    fast::parallel_for(n, n, [&](long first, long last) {
+        for (long i = first; i < last; ++i) body(i);
+    });
+}
+
+// ---- add: z = x + y;  dx += dz, dy += dz --------------------------------------
 void add_backward(Tape& t, Node& n) {
-    const float* dy = n.grad->data();
-    const long size = static_cast<long>(n.grad->size());
+    const float* dz = n.grad->data();
     for (int k = 0; k < 2; ++k) {
         if (!t.node(n.in[k]).needs_grad) continue;
         float* dx = t.grad_acc(n.in[k]).data();
-#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-        for (long i = 0; i < size; ++i) dx[i] += dy[i];
+        each((long)n.grad->size(), [&](long i) { dx[i] += dz[i]; });
     }
 }
 
-// ---- mul -----------------------------------------------------------------
+// ---- mul: z = x * y;  dx += dz * y, dy += dz * x ------------------------------
 void mul_backward(Tape& t, Node& n) {
-    const float* dy = n.grad->data();
-    const long size = static_cast<long>(n.grad->size());
+    const float* dz = n.grad->data();
     for (int k = 0; k < 2; ++k) {
         if (!t.node(n.in[k]).needs_grad) continue;
         const float* other = t.node(n.in[1 - k]).value->data();
         float* dx = t.grad_acc(n.in[k]).data();
-#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-        for (long i = 0; i < size; ++i) dx[i] += dy[i] * other[i];
+        each((long)n.grad->size(), [&](long i) { dx[i] += dz[i] * other[i]; });
     }
 }
 
-// ---- scale and shift by a constant ----------------------------------------
-void scale_backward(Tape& t, Node& n) {  // farg[0] = s
-    const float s = n.farg[0];
-    const float* dy = n.grad->data();
+// ---- scale and shift by a constant: z = s x (+ c);  dx += s dz -----------------
+struct ScaleSaved {
+    float s;  // dz/dx
+};
+
+void scale_backward(Tape& t, Node& n) {
+    const float s = n.saved<ScaleSaved>().s;
+    const float* dz = n.grad->data();
     float* dx = t.grad_acc(n.in[0]).data();
-    const long size = static_cast<long>(n.grad->size());
-#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-    for (long i = 0; i < size; ++i) dx[i] += s * dy[i];
+    each((long)n.grad->size(), [&](long i) { dx[i] += s * dz[i]; });
 }
 
 // ---- unary ops: y = f(x), dx += dy * f'(x, y) ------------------------------
 // Each op is a pair of small functions; the templates below do the loops.
+// p is the op's parameter (leaky_relu's slope). NaN in, NaN out, as IEEE arithmetic
+// gives for the others: relu(NaN) is NaN (written x <= 0 ? 0 : x, not x > 0 ? x : 0).
 struct Relu {
-    static float f(float x, float) { return x > 0.0f ? x : 0.0f; }
-    static float df(float x, float, float) { return x > 0.0f ? 1.0f : 0.0f; }
+    static float f(float x, float) { return x <= 0.0f ? 0.0f : x; }
+    static float df(float x, float, float) { return x <= 0.0f ? 0.0f : 1.0f; }
 };
-struct LeakyRelu {  // p = slope
+struct LeakyRelu {
     static float f(float x, float p) { return x > 0.0f ? x : p * x; }
     static float df(float x, float, float p) { return x > 0.0f ? 1.0f : p; }
 };
@@ -78,33 +90,30 @@ struct Log {
     static float df(float x, float, float) { return 1.0f / x; }
 };
 
+struct UnarySaved {
+    float p;
+};
+
 template <class Op>
 void unary_backward(Tape& t, Node& n) {
-    const float p = n.farg[0];
+    const float p = n.saved<UnarySaved>().p;
     const float* x = t.node(n.in[0]).value->data();
     const float* y = n.value->data();
     const float* dy = n.grad->data();
-    bool assign;
+    bool assign;  // the first write of dx: assign instead of zeroing it first and adding
     float* dx = t.grad_write(n.in[0], assign).data();
-    const long size = static_cast<long>(n.value->size());
-    if (assign) {
-#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-        for (long i = 0; i < size; ++i) dx[i] = dy[i] * Op::df(x[i], y[i], p);
-    } else {
-#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-        for (long i = 0; i < size; ++i) dx[i] += dy[i] * Op::df(x[i], y[i], p);
-    }
+    const long size = (long)n.value->size();
+    if (assign) each(size, [&](long i) { dx[i] = dy[i] * Op::df(x[i], y[i], p); });
+    else each(size, [&](long i) { dx[i] += dy[i] * Op::df(x[i], y[i], p); });
 }
 
 template <class Op>
 Var unary(Tape& t, Var xv, const char* name, float p = 0.0f) {
     Node& n = t.record(name, t.shape(xv), {xv}, unary_backward<Op>);
-    n.farg[0] = p;
+    n.save<UnarySaved>().p = p;
     const float* x = t.node(xv).value->data();
     float* y = n.out.data();
-    const long size = static_cast<long>(n.out.size());
-#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-    for (long i = 0; i < size; ++i) y[i] = Op::f(x[i], p);
+    each((long)n.out.size(), [&](long i) { y[i] = Op::f(x[i], p); });
     return Var{t.size() - 1};
 }
 
@@ -116,9 +125,7 @@ Var add(Tape& t, Var a, Var b) {
     const float* x = t.value(a).data();
     const float* y = t.value(b).data();
     float* z = n.out.data();
-    const long size = static_cast<long>(n.out.size());
-#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-    for (long i = 0; i < size; ++i) z[i] = x[i] + y[i];
+    each((long)n.out.size(), [&](long i) { z[i] = x[i] + y[i]; });
     return Var{t.size() - 1};
 }
 
@@ -133,15 +140,13 @@ Var mul(Tape& t, Var a, Var b) {
     const float* x = t.value(a).data();
     const float* y = t.value(b).data();
     float* z = n.out.data();
-    const long size = static_cast<long>(n.out.size());
-#pragma omp parallel for schedule(static) if (size >= (long)kParallelMin)
-    for (long i = 0; i < size; ++i) z[i] = x[i] * y[i];
+    each((long)n.out.size(), [&](long i) { z[i] = x[i] * y[i]; });
     return Var{t.size() - 1};
 }
 
 Var mul(Tape& t, Var a, float s) {
     Node& n = t.record("mul_scalar", t.shape(a), {a}, scale_backward);
-    n.farg[0] = s;
+    n.save<ScaleSaved>().s = s;
     const float* x = t.value(a).data();
     float* z = n.out.data();
     for (size_t i = 0; i < n.out.size(); ++i) z[i] = s * x[i];
@@ -150,7 +155,7 @@ Var mul(Tape& t, Var a, float s) {
 
 Var add(Tape& t, Var a, float s) {
     Node& n = t.record("add_scalar", t.shape(a), {a}, scale_backward);
-    n.farg[0] = 1.0f;  // d(a + s)/da = 1
+    n.save<ScaleSaved>().s = 1.0f;  // d(a + s)/da = 1
     const float* x = t.value(a).data();
     float* z = n.out.data();
     for (size_t i = 0; i < n.out.size(); ++i) z[i] = x[i] + s;
