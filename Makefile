@@ -3,6 +3,7 @@
 # make demo     install what is missing, build, train cnn on Fashion-MNIST, classify an image
 # make bench    speed of training steps and kernels (JSON lines)
 # make lecture  run every experiment of the lecture into docs/lecture/ and README.md
+# make study    the optimizer study: every algorithm on fmnist_mlp and cnn into docs/study/ (long)
 # make sanitize build with AddressSanitizer and UBSan in a scratch copy and run every test (slow)
 # make deps     install the Debian packages the project needs
 # make clean
@@ -25,14 +26,16 @@ endif
 LIB_SRC     := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp)
 TRAIN_SRC   := $(wildcard apps/common/*.cpp)
 LECTURE_SRC := $(wildcard apps/lecture/*.cpp)
+STUDY_SRC   := $(wildcard apps/study/*.cpp)
 LIB_OBJ     := $(LIB_SRC:%.cpp=build/obj/%.o)
 TRAIN_OBJ   := $(TRAIN_SRC:%.cpp=build/obj/%.o)
 LECTURE_OBJ := $(LECTURE_SRC:%.cpp=build/obj/%.o)
+STUDY_OBJ   := $(STUDY_SRC:%.cpp=build/obj/%.o)
 APP_SRC     := $(wildcard apps/*.cpp)
 APPS        := $(APP_SRC:apps/%.cpp=build/%)
 TEST_SRC    := $(wildcard tests/*.cpp)
 TEST_OBJ    := $(TEST_SRC:%.cpp=build/obj/%.o)
-PARTS       := build/libdl_lecture.a build/libdl_train.a build/libdl.a
+PARTS       := build/libdl_study.a build/libdl_lecture.a build/libdl_train.a build/libdl.a
 
 # build/bench_onednn (our convolutions beside Intel's oneDNN) when oneDNN is installed
 # (Debian libdnnl-dev): optional, like PyTorch for apps/compare_pytorch.py.
@@ -40,7 +43,10 @@ ifneq ($(wildcard /usr/include/dnnl.hpp),)
 OPTIONAL    += build/bench_onednn
 endif
 
-.PHONY: all test demo bench lecture deps clean sanitize
+.PHONY: all test demo bench lecture study deps clean sanitize
+# The programs' objects are kept (not deleted as intermediate files), so that a
+# second `make` relinks nothing.
+.SECONDARY: $(APP_SRC:%.cpp=build/obj/%.o)
 all: $(PARTS) $(APPS) build/tests $(OPTIONAL)
 
 build/obj/%.o: %.cpp
@@ -52,6 +58,7 @@ build/obj/apps/common/distributed.o: CXXFLAGS += $(MPI_CFLAGS)
 build/libdl.a: $(LIB_OBJ)
 build/libdl_train.a: $(TRAIN_OBJ)
 build/libdl_lecture.a: $(LECTURE_OBJ)
+build/libdl_study.a: $(STUDY_OBJ)
 $(PARTS):
 	@mkdir -p build
 	rm -f $@ && ar rcs $@ $^
@@ -59,6 +66,7 @@ $(PARTS):
 # Which parts each program links, besides the library (and MPI for the trainer).
 build/train: build/libdl_train.a
 build/lecture: build/libdl_lecture.a build/libdl_train.a
+build/study: build/libdl_study.a build/libdl_train.a
 build/train build/lecture build/tests: LDLIBS += $(MPI_LIBS)
 
 build/%: build/obj/apps/%.o build/libdl.a
@@ -98,8 +106,19 @@ lecture: deps
 	@$(MAKE) --no-print-directory build/lecture
 	./build/lecture all --out docs/lecture --readme README.md
 
+# The optimizer study of the README (docs/study/): all eleven algorithms, each on
+# its own 5-point grid, 5 epochs, the best lr rerun with 3 seeds (adaptive with
+# per-example sigma: in batch mode it diverges). The runs stay in runs/study/
+# (rerunning continues an interrupted study); tables, plots and report.html are
+# copied into docs/study/<model>/.
+STUDY_ARGS := --epochs 5 --seeds 3 --train-arg adaptive:--per-example-sigma=true
+study: deps
+	@$(MAKE) --no-print-directory build/study build/train
+	./build/study --model fmnist_mlp $(STUDY_ARGS) --target 0.87 --out runs/study/fmnist_mlp --publish docs/study/fmnist_mlp
+	./build/study --model cnn $(STUDY_ARGS) --target 0.89 --out runs/study/cnn --publish docs/study/cnn
+
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d) \
+-include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(STUDY_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d) \
          build/obj/apps/optional/bench_onednn.d

@@ -16,7 +16,10 @@ int main() {
     Dataset train = load_mnist_dir(default_data_dir(), true), test = load_mnist_dir(default_data_dir(), false);
     std::mt19937 rng(1);
     Sequential model;
-    model.add<Flatten>().add<Linear>(784, 128, rng).add<ReLU>().add<Linear>(128, 10, rng);
+    model.add<Flatten>();
+    model.add<Linear>(784, 128, rng);
+    model.add<ReLU>();
+    model.add<Linear>(128, 10, rng);
     auto opt = make_optimizer("adam", model.parameters());
 
     DataLoaderOptions o;

@@ -102,7 +102,9 @@ std::string summary_markdown(const std::vector<Result>& results, const Settings&
                      " --out " + s.out + "`. AGREES/DIFFERS compares each measurement with the value "
                      "the lecture predicts; *(reported)* marks claims the lecture itself calls "
                      "uncertain (twilight zone) or states imprecisely, where the measured value is "
-                     "the result.\n\n| experiment | result | checks | picture |\n|---|---|---|---|\n";
+                     "the result. Each check states its tolerance; where training is involved, values "
+                     "are means over seeds with 95% confidence intervals (Student t), and the slide "
+                     "a finding concerns is named in the result.\n\n| experiment | result | checks | picture |\n|---|---|---|---|\n";
     for (const Result& r : results) {
         std::string checks;
         for (const Check& c : r.checks)

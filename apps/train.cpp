@@ -9,6 +9,7 @@
 // and as the last line on stdout a one-line JSON summary.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "core/fast/dispatch.h"
 #include "apps/common/report.h"
 #include "apps/common/trainer.h"
+#include "layers/spec.h"
 
 using namespace dl;
 
@@ -26,7 +28,7 @@ std::string default_out(const TrainOptions& o) {
     char stamp[32];
     std::time_t now = std::time(nullptr);
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-    return "runs/" + o.model + "-" + o.optimizer + "-" + stamp;
+    return "runs/" + model_label(o.model) + "-" + o.optimizer + "-" + stamp;
 }
 
 // Optional optimizer options: set only when given, so each algorithm keeps its own defaults.
@@ -35,9 +37,28 @@ void optional_option(CLI::App& app, const std::string& name, std::optional<T>& t
     app.add_option_function<T>(name, [&target](const T& v) { target = v; }, help);
 }
 
+// The optimizers that need per-example statistics ("adaptive --per-example-sigma true" for one that needs them
+// when an option says so).
+std::string statistics_optimizers() {
+    std::string s;
+    for (const std::string& n : optimizer_names()) {
+        const OptimizerEntry& e = find_optimizer(n);
+        if (e.statistics == NeedsStatistics::Never) continue;
+        std::string flag = e.statistics_option;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        s += (s.empty() ? "" : ", ") + n + (e.statistics == NeedsStatistics::WhenOption ? " --" + flag + " true" : "");
+    }
+    return s;
+}
+
 void define_options(CLI::App& app, TrainOptions& o, std::string& resume) {
-    app.add_option("--model", o.model, "mlp, cnn or cnn-bn")->capture_default_str()
-        ->check(CLI::IsMember({"mlp", "cnn", "cnn-bn"}));
+    app.add_option("--model", o.model, "a named model (" + [] {
+        std::string s;
+        for (const std::string& n : model_names()) s += (s.empty() ? "" : ", ") + n;
+        return s;
+    }() + "), a spec such as \"conv 32 5 pad same, relu, maxpool 2, flatten, linear\" (layers: " +
+                                           spec_layer_words() + "; see README), or @FILE holding a spec")
+        ->capture_default_str();
     app.add_option("--data", o.data_dir, "directory of MNIST-style IDX files (default: the Fashion-MNIST package)");
     app.add_option("--images", o.images_dir, "train on an image folder ROOT/<class>/<image> instead");
     app.add_option("--image-size", o.image_size, "image folders: resize to this square")->capture_default_str()
@@ -97,7 +118,9 @@ void define_options(CLI::App& app, TrainOptions& o, std::string& resume) {
     std::string defaults = "Each optimizer's options and defaults (--momentum-n is n_g, --rms-n n_s, --adaptive-k k; "
                            "the trainer sets seed from --seed and adaptive's batch_size from --batch-size):\n";
     for (const std::string& n : optimizer_names()) defaults += "  " + n + ": " + optimizer_defaults(n) + "\n";
-    app.footer(defaults + "\nWith MPI (mpirun -np P build/train ...), each rank takes a shard of every batch; batch norm "
+    app.footer(defaults + "\nPer-example statistics are needed by " + statistics_optimizers() +
+               " (and --stats turns them on for any). " + spec_statistics_note() +
+               "\n\nWith MPI (mpirun -np P build/train ...), each rank takes a shard of every batch; batch norm "
                "normalises over each rank's local shard.\nSIMD: the fast kernels run " + fast::simd_target() +
                " on this CPU (the environment variable DL_SIMD caps it: scalar, avx2, avx512).");
 }
@@ -162,6 +185,7 @@ int resume_options(const std::string& path, int argc, char** argv, TrainOptions&
     int code = parse(static_cast<int>(cargs.size()), cargs.data(), o, ignored);
     if (code >= 0) return code;
     o.args.assign(args.begin(), args.end());
+    if (!o.model.empty() && o.model[0] == '@') o.model = ck.spec.layers;  // the spec as trained, not the file now
     if (o.out.empty() || std::find(now.begin(), now.end(), "--out") == now.end()) {
         const size_t slash = path.find_last_of('/');
         o.out = slash == std::string::npos ? "." : path.substr(0, slash);

@@ -8,10 +8,11 @@
 //   tape.backward(loss);                       // fills W.grad, b.grad
 //   tape.reset();                              // ready for the next step
 //
-// Each op appends one Node: its output buffer, the ids of its inputs and a
-// backward function. Nodes (and their buffers) are kept across reset(), and the
-// same network asks for the same shapes every step, so after the first step a
-// training step allocates nothing on the heap.
+// Each op appends one Node: its output buffer, the ids of its inputs, a backward
+// function and what that backward needs (a struct of the op's own, SavedState).
+// Nodes (and their buffers) are kept across reset(), and the same network asks for
+// the same shapes every step, so after the first step a training step allocates
+// nothing on the heap.
 //
 // Backward functions *accumulate* (+=) into their inputs' gradients, which are
 // zeroed lazily the first time an op writes to them (grad_acc()).

@@ -37,6 +37,7 @@ std::string serialize(const ModelSpec& spec, Module& model, const std::map<std::
     std::string out(kMagic, 4);
     put<std::uint32_t>(out, kCheckpointVersion);
     put_string(out, spec.name);
+    put_string(out, spec.layers);
     for (int v : {spec.channels, spec.height, spec.width, spec.classes}) put<std::int32_t>(out, v);
     const ParameterList params = model.parameters();
     const BufferList buffers = model.buffers();
@@ -87,15 +88,17 @@ private:
     size_t pos_ = 0;
 };
 
-void read_header(Reader& r) {
+// Returns the format version: 1 (no layers field) or 2.
+unsigned read_header(Reader& r) {
     const std::string magic(r.take(4, "the magic number"), 4);
     if (magic != std::string(kMagic, 4))
         r.fail("not a checkpoint of this framework (the file starts with bytes that are not 'DLCK'); "
                "was it written by another program?");
     const auto version = r.get<std::uint32_t>("the format version");
-    if (version != kCheckpointVersion)
-        r.fail("format version " + std::to_string(version) + ", but this program reads version " +
+    if (version != 1 && version != kCheckpointVersion)
+        r.fail("format version " + std::to_string(version) + ", but this program reads versions 1 to " +
                std::to_string(kCheckpointVersion));
+    return version;
 }
 
 Tensor read_tensor(Reader& r, const std::string& name) {
@@ -127,6 +130,9 @@ std::string read_file(const std::string& path) {
     return ss.str();
 }
 
+// The spec text a model spec stands for (version 1 files hold only a name).
+std::string layers_of(const ModelSpec& s) { return s.layers.empty() ? model_layers(s.name) : s.layers; }
+
 std::string spec_str(const ModelSpec& s) {
     return "'" + s.name + "' for " + std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
            std::to_string(s.width) + " inputs and " + std::to_string(s.classes) + " classes";
@@ -157,9 +163,10 @@ void save_checkpoint(const std::string& path, const ModelSpec& spec, Module& mod
 Checkpoint read_checkpoint(const std::string& path) {
     const std::string bytes = read_file(path);
     Reader r(path, bytes);
-    read_header(r);
+    const unsigned version = read_header(r);
     Checkpoint ck;
     ck.spec.name = r.get_string("the model name");
+    if (version >= 2) ck.spec.layers = r.get_string("the model's layers");
     ck.spec.channels = r.get<std::int32_t>("the model's input channels");
     ck.spec.height = r.get<std::int32_t>("the model's input height");
     ck.spec.width = r.get<std::int32_t>("the model's input width");
@@ -215,6 +222,9 @@ Checkpoint load_checkpoint(const std::string& path, const ModelSpec& spec, Modul
         s.classes != spec.classes)
         throw std::runtime_error("checkpoint '" + path + "': it holds model " + spec_str(s) + ", expected " +
                                  spec_str(spec));
+    if (layers_of(s) != layers_of(spec))
+        throw std::runtime_error("checkpoint '" + path + "': it holds model '" + s.name + "' as '" + layers_of(s) +
+                                 "', expected '" + layers_of(spec) + "'");
     load_state(model, ck, path);
     return ck;
 }

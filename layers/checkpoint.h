@@ -2,7 +2,8 @@
 // rebuild it, in one binary file (little-endian, as written by this machine):
 //
 //   "DLCK" magic, u32 format version,
-//   model spec: name (u32 length + bytes), i32 channels, height, width, classes,
+//   model spec: name (u32 length + bytes), layers (the spec text, u32 length + bytes;
+//   not in version 1 files, which hold only named models), i32 channels, height, width, classes,
 //   u32 tensor count, then each tensor: name, u32 rank, i32 dims[rank], f32 data,
 //   u32 extra count, then each extra blob: name, u64 length + bytes,
 //   "END." marker (so that a truncated file is always detected).
@@ -22,7 +23,7 @@
 
 namespace dl {
 
-constexpr unsigned kCheckpointVersion = 1;
+constexpr unsigned kCheckpointVersion = 2;  // version 1 files are read too
 
 struct Checkpoint {
     ModelSpec spec;

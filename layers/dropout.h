@@ -3,6 +3,7 @@
 // advanced every training forward; rng_state() lets a trainer save and restore it.
 #pragma once
 #include <cstdint>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -18,7 +19,11 @@ public:
             throw std::invalid_argument("Dropout: probability " + std::to_string(p) + " must be in [0, 1)");
     }
     Var forward(Tape& tape, Var x) override { return dropout(tape, x, p_, training_, state_); }
-    std::string describe() const override { return "Dropout(" + std::to_string(p_) + ")"; }
+    std::string describe() const override {
+        std::ostringstream s;
+        s << "Dropout(" << p_ << ")";
+        return s.str();
+    }
     std::uint64_t& rng_state() { return state_; }
 
 private:

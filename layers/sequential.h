@@ -14,17 +14,18 @@ namespace dl {
 
 class Sequential : public Module {
 public:
-    Sequential& add(std::unique_ptr<Module> layer) {
+    // Returns the layer just added: `auto& conv = model.add<Conv2d>(1, 32, 5, 1, Conv2d::same, rng);`
+    Module& add(std::unique_ptr<Module> layer) {
         const std::string prefix = std::to_string(added_++) + ".";
         for (Parameter* p : layer->parameters()) p->name = prefix + p->name;
         for (Buffer* b : layer->buffers()) b->name = prefix + b->name;
         layer->train(training_);
         layers_.push_back(std::move(layer));
-        return *this;
+        return *layers_.back();
     }
     template <class Layer, class... Args>
-    Sequential& add(Args&&... args) {
-        return add(std::make_unique<Layer>(std::forward<Args>(args)...));
+    Layer& add(Args&&... args) {
+        return static_cast<Layer&>(add(std::make_unique<Layer>(std::forward<Args>(args)...)));
     }
 
     Var forward(Tape& tape, Var x) override {

@@ -24,7 +24,7 @@
 namespace dl {
 
 struct AdamOptions {
-    float lr = 0.001f;         // eta
+    float lr = 0.001f;         // eta (confirmed by build/study's scans (docs/study/README.md, "Defaults that train"))
     float n_g = 10.0f;         // N_g >= 1: beta1 = 1 - 1/N_g
     float n_s = 1000.0f;       // N_s >= 1: beta2 = 1 - 1/N_s
     float eps = 1e-8f;         // eps >= 0

@@ -18,7 +18,7 @@
 namespace dl {
 
 struct AdamLectureOptions {
-    float lr = 0.001f;     // eta
+    float lr = 0.001f;     // eta (confirmed by build/study's scans (docs/study/README.md, "Defaults that train"))
     float n_g = 10.0f;     // N_g >= 1
     float n_s = 1000.0f;   // N_s >= 1
     float eps = 1e-8f;     // eps >= 0, inside the root as on the slide

@@ -74,8 +74,16 @@ void Adaptive::update(Parameter& p, size_t index) {
 
 
 OptimizerEntry adaptive_entry() {
+    // By name (build/train, the experiments) it starts from per-example sigma and
+    // lambda_eta = 100, chosen by build/study's scans (docs/study/README.md, "Defaults
+    // that train"): the slide's batch mode (AdaptiveOptions{}) diverged on mlp at every
+    // lambda_eta >= 1e-4, and lambda_eta = 300 diverged on cnn.
+    AdaptiveOptions defaults;
+    defaults.per_example_sigma = true;
+    defaults.lr = 100.0f;
     OptimizerEntry e = OptimizerEntry::of<Adaptive>(
-        "adaptive", "per-parameter critical batch size B*[i] and eta[i] (lecture: A Complete Algorithm)", option_table());
+        "adaptive", "per-parameter critical batch size B*[i] and eta[i] (lecture: A Complete Algorithm)", option_table(),
+        defaults);
     e.statistics = NeedsStatistics::WhenOption;
     e.statistics_option = "per_example_sigma";
     e.batch_scaling = {BatchScaling::Rule::Linear, ""};

@@ -43,6 +43,8 @@
 
 namespace dl {
 
+// These defaults are the slide's batch mode. By name (make_optimizer("adaptive"),
+// build/train) the defaults are per_example_sigma = true and lr = 100: adaptive.cpp.
 struct AdaptiveOptions {
     float lr = 0.1f;             // lambda_eta >= 0
     int k = 10;                  // K >= 0: warm-up steps without a step (B* = K during them)

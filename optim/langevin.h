@@ -29,7 +29,7 @@
 namespace dl {
 
 struct LangevinOptions {
-    float lr = 0.01f;            // eta
+    float lr = 0.1f;             // eta; default from build/study's scans (docs/study/README.md, "Defaults that train")
     float temperature = 1e-4f;   // T >= 0 (T = 0 is SGD)
     uint64_t seed = 0;
 };

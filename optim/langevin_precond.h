@@ -29,7 +29,8 @@
 namespace dl {
 
 struct LangevinPrecondOptions {
-    float lr = 1e-6f;            // eta' (units: loss; eta' = eta sigma^2)
+    float lr = 3e-4f;            // eta' (units: loss; eta' = eta sigma^2); default from
+                                 // build/study's scans (docs/study/README.md, "Defaults that train")
     float n_s = 100.0f;          // N_s >= 1, averaging of sigma^2
     float sigma2_floor = 1e-4f;  // floor > 0 on sigma^2
     float temperature = 0.0f;    // T >= 0

@@ -19,7 +19,7 @@
 namespace dl {
 
 struct MomentumOptions {
-    float lr = 0.01f;   // eta
+    float lr = 0.03f;   // eta; default from build/study's scans (docs/study/README.md, "Defaults that train")
     float n_g = 10.0f;  // N_g >= 1, the time constant of the velocity (momentum m = 1 - 1/N_g)
     bool nesterov = false;
 };

@@ -17,7 +17,8 @@
 namespace dl {
 
 struct MomentumEMAOptions {
-    float lr = 0.01f;   // eta', the learning rate appropriate without momentum
+    float lr = 0.3f;    // eta', the learning rate appropriate without momentum; default from
+                        // build/study's scans (docs/study/README.md, "Defaults that train")
     float n_g = 10.0f;  // N_g >= 1
 };
 

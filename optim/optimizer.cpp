@@ -38,6 +38,10 @@ Optimizer::Optimizer(std::string name, ParameterList params, float lr)
     for (size_t i = 0; i < params_.size(); ++i)
         if (!params_[i])
             throw std::invalid_argument(name_ + ": parameter " + std::to_string(i) + " is null");
+        else if (params_[i]->size() == 0)  // a Linear that learns its input size at its first forward
+            throw std::invalid_argument(name_ + ": parameter '" + params_[i]->name +
+                                        "' has no values yet; run one example through the model "
+                                        "(summary(model, shape) does) before making the optimizer");
     set_lr(lr);
 }
 

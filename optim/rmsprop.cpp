@@ -29,6 +29,9 @@ OptimizerEntry entry(const char* help, bool variance, bool per_example) {
     RMSPropOptions defaults;
     defaults.variance = variance;
     defaults.per_example = per_example;
+    // Default lr from build/study's scans (docs/study/README.md): dividing by s, not its
+    // root, makes the steps about 1/sqrt(s) times larger.
+    if (variance) defaults.lr = 1e-7f;
     OptimizerEntry e = OptimizerEntry::of<RMSProp>(rmsprop_name(defaults), help, option_table(), defaults);
     e.statistics = per_example ? NeedsStatistics::Always : NeedsStatistics::Never;
     e.batch_scaling = {BatchScaling::Rule::Linear, ""};

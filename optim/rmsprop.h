@@ -29,7 +29,8 @@
 namespace dl {
 
 struct RMSPropOptions {
-    float lr = 0.01f;        // eta
+    float lr = 1e-3f;        // eta (rmsprop-var: 1e-7, rmsprop.cpp); default from build/study's
+                             // scans (docs/study/README.md, "Defaults that train")
     float n_s = 100.0f;      // N_s >= 1 (PyTorch's alpha = 1 - 1/N_s = 0.99)
     float eps = 1e-8f;       // eps >= 0, added to s
     bool variance = false;   // divide by (s + eps) instead of sqrt(s + eps): variant (2)

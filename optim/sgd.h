@@ -9,7 +9,7 @@
 namespace dl {
 
 struct SGDOptions {
-    float lr = 0.01f;  // eta
+    float lr = 0.1f;   // eta; default from build/study's scans (docs/study/README.md, "Defaults that train")
 };
 
 class SGD : public Optimizer {

@@ -351,6 +351,7 @@ TEST_CASE("identity: adaptive takes no step for t <= K") {
     OptimizerConfig c;
     c.k = 5;
     c.batch_size = 4;
+    c.per_example_sigma = false;  // by name it defaults to per-example sigma
     auto opt = make_optimizer("adaptive", {&p}, c);
     for (int t = 1; t <= 6; ++t) {
         p.grad.vec() = random_values(8, 600 + t, 0.5f, 1.5f);
@@ -668,6 +669,7 @@ TEST_CASE("optimizer: large parameters (parallel loops) give the same bits on 1 
             if (name == "adaptive") {
                 c.k = 1;
                 c.batch_size = 1;
+                c.per_example_sigma = false;  // by name it defaults to per-example sigma
             }
             auto opt = make_optimizer(name, {&p}, c);
             for (int step = 0; step < 3; ++step) opt->step();

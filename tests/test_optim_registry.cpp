@@ -250,7 +250,7 @@ TEST_CASE("decay forms: momentum, beta1, beta2, alpha give the time constants N 
     CHECK(sa.str() == sb.str());
 
     CHECK(optimizer_settings("momentum", {{"lr", 0.05f}, {"momentum", 0.99}}) == "lr=0.05 n_g=100 nesterov=false");
-    CHECK(optimizer_settings("rmsprop", {{"alpha", 0.99}}) == "lr=0.01 n_s=100 eps=1e-08");
+    CHECK(optimizer_settings("rmsprop", {{"alpha", 0.99}}) == "lr=0.001 n_s=100 eps=1e-08");
     CHECK(optimizer_settings("adam-lecture", {{"beta1", 0}}) == "lr=0.001 n_g=1 n_s=1000 eps=1e-08");
     CHECK_THROWS_WITH_AS(make_optimizer("adam", {&a}, {{"beta2", 0.999}, {"n_s", 100}}),
                          "make_optimizer: n_s and beta2 are the same quantity (beta2 = 1 - 1/n_s); give one of them "
@@ -352,7 +352,7 @@ TEST_CASE("every built-in entry: help lists each option; declared statistics mat
     CHECK(contains(optimizer_help("langevin"), "    seed=0             seed of the noise (an unsigned integer); a "
                                                "program sets it from its --seed\n"));
     CHECK(optimizer_defaults("adaptive") ==
-          "lr=0.1 k=10 lambda_b=16 eps=1e-08 max_eta=1 per_example_sigma=false batch_size=0");
+          "lr=100 k=10 lambda_b=16 eps=1e-08 max_eta=1 per_example_sigma=true batch_size=0");
 }
 
 TEST_CASE("training_values: seed and batch size filled in, per-example hyperparameters scaled with B") {

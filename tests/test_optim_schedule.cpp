@@ -191,8 +191,8 @@ TEST_CASE("diagnostics: B* = 16 sigma^2/g^2 and the gradient noise scale") {
 }  // TEST_SUITE
 
 TEST_CASE("registry: optimizer_defaults lists each algorithm's options with their defaults") {
-    CHECK(dl::optimizer_defaults("sgd") == "lr=0.01");
-    CHECK(dl::optimizer_defaults("momentum") == "lr=0.01 n_g=10 nesterov=false");
+    CHECK(dl::optimizer_defaults("sgd") == "lr=0.1");
+    CHECK(dl::optimizer_defaults("momentum") == "lr=0.03 n_g=10 nesterov=false");
     CHECK(dl::optimizer_defaults("adam") == "lr=0.001 n_g=10 n_s=1000 eps=1e-08 weight_decay=0");
     CHECK(dl::optimizer_defaults("adaptive").find("k=10 lambda_b=16") != std::string::npos);
     for (const std::string& n : dl::optimizer_names()) CHECK_FALSE(dl::optimizer_defaults(n).empty());

@@ -121,9 +121,16 @@ void check_model_statistics(const std::string& name, Module& m, const Shape& inp
 std::unique_ptr<Module> varied_conv_model() {
     std::mt19937 rng(5);
     auto m = std::make_unique<Sequential>();
-    m->add<Conv2d>(2, 4, 3, 2, 1, rng).add<BatchNorm2d>(4).add<ReLU>();
-    m->add<Conv2d>(4, 3, 2, 1, 0, rng, false).add<LeakyReLU>(0.1f).add<MaxPool2d>(2, 1);
-    m->add<Conv2d>(3, 3, 1, 1, 1, rng).add<AvgPool2d>(3, 2).add<Flatten>().add<Linear>(12, 4, rng);
+    m->add<Conv2d>(2, 4, 3, 2, 1, rng);
+    m->add<BatchNorm2d>(4);
+    m->add<ReLU>();
+    m->add<Conv2d>(4, 3, 2, 1, 0, rng, false);
+    m->add<LeakyReLU>(0.1f);
+    m->add<MaxPool2d>(2, 1);
+    m->add<Conv2d>(3, 3, 1, 1, 1, rng);
+    m->add<AvgPool2d>(3, 2);
+    m->add<Flatten>();
+    m->add<Linear>(12, 4, rng);
     // Batch norm statistics and affine parameters away from the identity.
     auto& bn = (*m)[1];
     bn.buffers()[0]->value = random_tensor(Shape{4}, 6, -0.2f, 0.2f);
@@ -158,9 +165,18 @@ TEST_CASE("statistics: cnn-bn in eval mode (dropout off) matches too") {
 TEST_CASE("statistics: group norm and layer norm in training mode match B separate backward passes") {
     std::mt19937 rng(6);
     auto m = std::make_unique<Sequential>();
-    m->add<Conv2d>(2, 8, 3, 1, 1, rng).add<GroupNorm>(4, 8).add<ReLU>().add<MaxPool2d>(2);
-    m->add<Conv2d>(8, 4, 3, 1, 1, rng, false).add<GroupNorm>(1, 4).add<Tanh>();
-    m->add<Flatten>().add<Linear>(4 * 3 * 3, 6, rng).add<LayerNorm>(6).add<ReLU>().add<Linear>(6, 4, rng);
+    m->add<Conv2d>(2, 8, 3, 1, 1, rng);
+    m->add<GroupNorm>(4, 8);
+    m->add<ReLU>();
+    m->add<MaxPool2d>(2);
+    m->add<Conv2d>(8, 4, 3, 1, 1, rng, false);
+    m->add<GroupNorm>(1, 4);
+    m->add<Tanh>();
+    m->add<Flatten>();
+    m->add<Linear>(4 * 3 * 3, 6, rng);
+    m->add<LayerNorm>(6);
+    m->add<ReLU>();
+    m->add<Linear>(6, 4, rng);
     // Affine parameters away from the identity, so that their gradients are not trivial.
     for (size_t i : {1u, 5u, 9u}) {
         ParameterList p = (*m)[i].parameters();
@@ -169,7 +185,10 @@ TEST_CASE("statistics: group norm and layer norm in training mode match B separa
     }
     check_model_statistics("group norm, layer norm", *m, Shape{1, 2, 6, 6}, 4, /*training=*/true);
     auto ln = std::make_unique<Sequential>();  // layer norm over whole images
-    ln->add<Conv2d>(1, 3, 3, 1, 0, rng).add<LayerNorm>(Shape{3, 4, 4}).add<Flatten>().add<Linear>(48, 3, rng);
+    ln->add<Conv2d>(1, 3, 3, 1, 0, rng);
+    ln->add<LayerNorm>(Shape{3, 4, 4});
+    ln->add<Flatten>();
+    ln->add<Linear>(48, 3, rng);
     check_model_statistics("layer norm (3, 4, 4)", *ln, Shape{1, 1, 6, 6}, 3, /*training=*/true);
 }
 

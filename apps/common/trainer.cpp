@@ -15,6 +15,8 @@
 #include "layers/dropout.h"
 #include "layers/models.h"
 #include "layers/sequential.h"
+#include "layers/spec.h"
+#include "layers/summary.h"
 
 namespace dl {
 
@@ -82,10 +84,15 @@ Trainer::Trainer(const TrainOptions& options, Distributed& dist)
         throw std::invalid_argument("--batch-size " + std::to_string(o_.batch_size) + " is smaller than the " +
                                     std::to_string(dist_.size()) + " ranks; each rank needs an example");
     set_num_threads(o_.threads);
+    // Before the data loads: a bad spec, bad optimizer options, or statistics with a
+    // layer that mixes examples fail at once (the optimizer is built again below).
+    spec_.layers = model_layers(o_.model);
+    growth_ = growth_config();
+    build_optimizer(batch_size_for(0));
+    if (opt_->needs_statistics() || o_.stats) check_statistics_allowed(parse_spec(spec_.layers));
     load_data();
     model_ = make_model(spec_, static_cast<unsigned>(o_.seed));
     params_ = model_->parameters();
-    growth_ = growth_config();
     build_optimizer(batch_size_for(0));
     ScheduleConfig sc = o_.schedule;
     sc.lr = opt_->lr();
@@ -124,7 +131,7 @@ void Trainer::load_data() {
     if (o_.limit > 0 && o_.limit < static_cast<long>(train_idx_.size())) train_idx_.resize(o_.limit);
     for (int i = 0; i < test_.count; ++i) test_idx_.push_back(i);
     norm_ = compute_normalization(train_, train_idx_);
-    spec_ = ModelSpec{o_.model, train_.channels, train_.height, train_.width, train_.classes};
+    spec_ = ModelSpec{o_.model, train_.channels, train_.height, train_.width, train_.classes, spec_.layers};
 }
 
 // From the command line's options to the optimizer's, applying the lecture's
@@ -359,6 +366,7 @@ TrainResult Trainer::run() {
         std::to_string(train_idx_.size()) + " training examples" +
         (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
         std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels() + ", SIMD " + fast::simd_target());
+    if (dist_.is_root()) log(summary(*model_, Shape{spec_.channels, spec_.height, spec_.width}));
     TrainResult r;
     Eval test;
     Progress& p = *p_;

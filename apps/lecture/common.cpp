@@ -58,21 +58,6 @@ bool Result::must_holds_hold() const {
     return true;
 }
 
-void save_table(Result& result, const Settings& s, const Table& table,
-                const std::vector<PlotPanel>& panels) {
-    make_dirs(s.out);
-    result.csv = s.out + "/" + result.name + ".csv";
-    result.png = s.out + "/" + result.name + ".png";
-    {
-        const std::string tmp = result.csv + ".part";
-        CsvWriter csv(tmp, table.header);
-        for (const auto& row : table.rows) csv.row(row);
-    }
-    if (std::rename((result.csv + ".part").c_str(), result.csv.c_str()) != 0)
-        throw std::runtime_error("cannot rename " + result.csv + ".part to " + result.csv);
-    if (!plot_csv(result.csv, result.png, panels, result.note)) result.png.clear();
-}
-
 double mean_of(const std::vector<double>& x) {
     double sum = 0.0;
     for (double v : x) sum += v;
@@ -119,6 +104,25 @@ std::vector<double> fit_linear_quadratic(const std::vector<double>& x, const std
     }
     const double det = s2 * s4 - s3 * s3;
     return {(t1 * s4 - t2 * s3) / det, (s2 * t2 - s3 * t1) / det};
+}
+
+Interval mean_ci95(const std::vector<double>& x) {
+    // t_{0.975} for 1..30 degrees of freedom; 1.96 beyond.
+    static const double t975[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                  2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                                  2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+    Interval i;
+    i.n = static_cast<int>(x.size());
+    i.mean = mean_of(x);
+    if (i.n >= 2) {
+        const double t = i.n - 1 <= 30 ? t975[i.n - 2] : 1.96;
+        i.half = t * std::sqrt(variance_of(x) / i.n);
+    }
+    return i;
+}
+
+std::string fmt_ci(const Interval& i, int precision, const std::string& unit) {
+    return fmt(i.mean, precision) + " +- " + fmt(i.half, 2) + " (95% CI, " + std::to_string(i.n) + " " + unit + ")";
 }
 
 std::string fmt(double v, int precision) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "apps/common/report.h"
+#include "apps/lecture/plot.h"
 
 namespace dl::lecture {
 
@@ -59,16 +60,6 @@ struct Result {
     bool must_holds_hold() const;
 };
 
-// A table in memory, written once as OUT/NAME.csv and drawn as OUT/NAME.png.
-struct Table {
-    std::vector<std::string> header;
-    std::vector<std::vector<double>> rows;
-    void add(std::vector<double> row) { rows.push_back(std::move(row)); }
-};
-// Writes the CSV and the picture, filling result.csv, result.png and result.note.
-void save_table(Result& result, const Settings& s, const Table& table,
-                const std::vector<PlotPanel>& panels);
-
 // Seeded random numbers; the same seed gives the same experiment.
 class Rng {
 public:
@@ -94,6 +85,18 @@ struct LineFit {
 LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y);
 // Least squares y = a x + b x^2 (through the origin); returns {a, b}.
 std::vector<double> fit_linear_quadratic(const std::vector<double>& x, const std::vector<double>& y);
+
+// The mean of x with a 95% confidence interval (Student t with n - 1 degrees
+// of freedom; half = 0 for n < 2). For results over seeds.
+struct Interval {
+    double mean = 0.0, half = 0.0;
+    int n = 0;
+    double lo() const { return mean - half; }
+    double hi() const { return mean + half; }
+};
+Interval mean_ci95(const std::vector<double>& x);
+// "0.8412 +- 0.0031 (95% CI, 5 seeds)"
+std::string fmt_ci(const Interval& i, int precision = 4, const std::string& unit = "seeds");
 
 std::string fmt(double v, int precision = 4);  // "%.*g"
 

@@ -66,15 +66,18 @@ Result gradient_flow(const Settings& s) {
     const int runs = s.quick ? 400 : 4000;
     std::vector<double> etas = {0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002};
     if (!s.quick) etas.push_back(0.001);
-    Table t{{"eta", "distance", "exact_distance"}, {}};
+    Table t{"", {"eta", "distance", "exact_distance", "sqrt_eta_line"}, {}};
     std::vector<double> log_eta, log_d;
     for (size_t i = 0; i < etas.size(); ++i) {
         const double d = sgd_distance(etas[i], runs, s.seed + i), exact = exact_distance(etas[i]);
-        t.add({etas[i], d, exact});
+        t.add({etas[i], d, exact, NAN});
         log_eta.push_back(std::log(etas[i]));
         log_d.push_back(std::log(d));
     }
     const LineFit fit = fit_line(log_eta, log_d);
+    // The line of slope 1/2 through the centre of the measured points (log-log).
+    const double c = std::exp(mean_of(log_d) - 0.5 * mean_of(log_eta));
+    for (auto& row : t.rows) row[3] = c * std::sqrt(row[0]);
     const double first = t.rows.front()[1], last = t.rows.back()[1];
     r.checks.push_back(check_absolute("SGD -> gradient flow as eta -> 0: distance ~ eta^(1/2) (log-log slope)",
                                       fit.slope, 0.5, 0.1));
@@ -85,9 +88,13 @@ Result gradient_flow(const Settings& s) {
     r.summary = "RMS distance from the gradient-flow solution at time sum eta = " + fmt(kTime, 2) + ": " +
                 fmt(first, 3) + " at eta = " + fmt(etas.front(), 2) + ", " + fmt(last, 3) + " at eta = " +
                 fmt(etas.back(), 2) + "; slope " + fmt(fit.slope, 3) + " (predicted 1/2)";
-    save_table(r, s, t,
-               {{"SGD vs gradient flow at fixed time sum eta", "learning rate eta", "RMS ||Phi_SGD - Phi_flow||",
-                 "eta", {"distance", "exact_distance"}, true, true, "linespoints"}});
+    save_figure(r, s, {t},
+                {{"SGD vs gradient flow at fixed time sum eta = " + fmt(kTime, 2), "learning rate eta",
+                  "RMS ||Phi_SGD - Phi_flow||", "eta",
+                  {{"distance", "SGD, measured", Style::Points, 0},
+                   {"exact_distance", "exact recursion", Style::Predicted, 1},
+                   {"sqrt_eta_line", "c eta^(1/2)", Style::Predicted, 7}},
+                  0, 1.0, true, true}});
     return r;
 }
 

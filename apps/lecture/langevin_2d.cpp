@@ -91,18 +91,21 @@ Result langevin_2d(const Settings& s) {
                                       false));
     r.summary = "temperature ratio T_y/T_x: sgd " + fmt(ratio_sgd, 3) + " (predicted " + fmt(s2 * s2, 3) +
                 "), langevin-precond " + fmt(ratio_pre, 3) + " (1: Gibbs), rmsprop-per-example " + fmt(ratio_rms, 3) +
-                " (" + fmt(s2, 3) + "); alpha = " + fmt(alpha_x, 3);
-    Table t{{"u", "sgd_x", "sgd_y", "precond_x", "precond_y", "rmsprop_x", "rmsprop_y"}, {}};
+                " (" + fmt(s2, 3) + "); alpha = " + fmt(alpha_x, 3) +
+                ", not the ~1/10 of slide \"A 2-D Langevin Stationary Distribution\"";
+    Table t{"", {"u", "sgd_x", "sgd_y", "precond_x", "precond_y", "rmsprop_x", "rmsprop_y"}, {}};
     for (int b = 0; b < kBins; ++b)
         t.add({-kRange + (b + 0.5) * 2 * kRange / kBins, sgd.hist[0][b], sgd.hist[1][b], precond.hist[0][b],
                precond.hist[1][b], rms.hist[0][b], rms.hist[1][b]});
-    save_table(r, s, t,
-               {{"plain SGD: x and y at two temperatures", "value", "density", "u", {"sgd_x", "sgd_y"}, false, false,
-                 "lines"},
-                {"langevin-precond (eta'/sigma^2): one temperature", "value", "density", "u",
-                 {"precond_x", "precond_y"}, false, false, "lines"},
-                {"rmsprop-per-example (eta'/sigma)", "value", "density", "u", {"rmsprop_x", "rmsprop_y"}, false, false,
-                 "lines"}});
+    auto panel = [&](const std::string& title, const std::string& prefix) {
+        return Panel{title, "value of the parameter", "density", "u",
+                     {{prefix + "_x", "x (sigma_x = 1)", Style::Measured, 0},
+                      {prefix + "_y", "y (sigma_y = 4)", Style::Measured, 1}}};
+    };
+    save_figure(r, s, {t},
+                {panel("plain SGD: T_y/T_x = " + fmt(ratio_sgd, 3) + " (two temperatures)", "sgd"),
+                 panel("eta'/sigma^2 (langevin-precond): T_y/T_x = " + fmt(ratio_pre, 3), "precond"),
+                 panel("RMSProp's eta'/sigma: T_y/T_x = " + fmt(ratio_rms, 3), "rmsprop")});
     return r;
 }
 

@@ -135,7 +135,7 @@ Result loss_vs_lr(const Settings& s) {
     std::vector<double> excess;
     for (double eta : etas) excess.push_back(converged_excess(p, eta, chains, burn_in, steps, rng));
     const std::vector<double> ab = fit_linear_quadratic(etas, excess);
-    Table t{{"eta", "excess_loss", "theorem_slope_times_eta", "fit"}, {}};
+    Table t{"", {"eta", "excess_loss", "theorem_slope_times_eta", "fit"}, {}};
     for (size_t i = 0; i < etas.size(); ++i)
         t.add({etas[i], excess[i], predicted_slope * etas[i], ab[0] * etas[i] + ab[1] * etas[i] * etas[i]});
     r.checks.push_back(check_relative("dL(eta)/d eta at 0 = (1/4) E_i ||g_i||^2 (fitted slope)", ab[0],
@@ -145,9 +145,13 @@ Result loss_vs_lr(const Settings& s) {
     r.summary = "slope of the converged loss at eta = 0: " + fmt(ab[0], 4) + " vs (1/4) E||g_i||^2 = " +
                 fmt(predicted_slope, 4) + " (linear regression, B = 1): " +
                 (r.checks[0].holds ? "the theorem holds" : "the theorem is off");
-    save_table(r, s, t,
-               {{"converged training loss of SGD (B = 1)", "learning rate eta", "L(eta) - L(Phi*)", "eta",
-                 {"excess_loss", "theorem_slope_times_eta", "fit"}, false, false, "linespoints"}});
+    save_figure(r, s, {t},
+                {{"converged training loss of SGD (B = 1), linear regression", "learning rate eta",
+                  "L(eta) - L(Phi*)", "eta",
+                  {{"excess_loss", "measured", Style::Points, 0},
+                   {"theorem_slope_times_eta", "(1/4) E_i ||g_i||^2 eta (theorem)", Style::Predicted, 1},
+                   {"fit", "fit a eta + b eta^2", Style::Predicted, 2}},
+                  0, 1.0, false, false, 0.0, NAN, 0.0}});
     return r;
 }
 

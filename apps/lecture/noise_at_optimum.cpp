@@ -48,7 +48,7 @@ Result noise_at_optimum(const Settings& s) {
     Parameter beta("beta", Shape{1, 1});
     beta.value[0] = static_cast<float>(kMean);  // the optimum: g = beta - E y = 0
 
-    Table t{{"B", "var_g", "sigma2_over_B", "mean_abs_g", "batch_sigma2"}, {}};
+    Table t{"", {"B", "var_g", "sigma2_over_B", "mean_abs_g", "sqrt_2_over_pi_sigma_over_sqrt_B", "batch_sigma2"}, {}};
     std::vector<double> log_b, log_var;
     double nonzero = 0.0, total = 0.0, ratio_sum = 0.0;
     for (int B = 1; B <= 256; B *= 2) {
@@ -65,7 +65,9 @@ Result noise_at_optimum(const Settings& s) {
         double abs_sum = 0.0;
         for (double g : gs) abs_sum += std::fabs(g);
         const double var = variance_of(gs), predicted = kSigma * kSigma / B;
-        t.add({double(B), var, predicted, abs_sum / repeats, mean_of(sig)});
+        // E|g^| of a normal mean with sd sigma/sqrt(B) is sqrt(2/pi) sigma/sqrt(B).
+        t.add({double(B), var, predicted, abs_sum / repeats, std::sqrt(2.0 / M_PI) * kSigma / std::sqrt(B),
+               mean_of(sig)});
         log_b.push_back(std::log(B));
         log_var.push_back(std::log(var));
         ratio_sum += var / predicted;
@@ -81,11 +83,14 @@ Result noise_at_optimum(const Settings& s) {
     r.summary = "at the optimum g^ != 0 in " + fmt(100.0 * nonzero / total) +
                 "% of batches; Var(g^) B/sigma^2 = " + fmt(mean_ratio, 3) + " (predicted 1), slope " +
                 fmt(fit.slope, 3) + " (predicted -1)";
-    save_table(r, s, t,
-               {{"Var of the batch gradient at the optimum", "batch size B", "Var g^", "B",
-                 {"var_g", "sigma2_over_B"}, true, true, "linespoints"},
-                {"mean |g^| at the optimum", "batch size B", "E |g^|", "B", {"mean_abs_g"}, true, true,
-                 "linespoints"}});
+    save_figure(r, s, {t},
+                {{"variance of the batch gradient at the optimum", "batch size B", "Var g^", "B",
+                  {{"var_g", "measured", Style::Points, 0}, {"sigma2_over_B", "sigma^2/B", Style::Predicted, 0}},
+                  0, 1.0, true, true},
+                 {"mean |g^| at the optimum", "batch size B", "E |g^|", "B",
+                  {{"mean_abs_g", "measured", Style::Points, 1},
+                   {"sqrt_2_over_pi_sigma_over_sqrt_B", "sqrt(2/pi) sigma/sqrt(B)", Style::Predicted, 1}},
+                  0, 1.0, true, true}});
     return r;
 }
 

@@ -49,7 +49,7 @@ Result optimal_batch(const Settings& s) {
     double best_bound_b = 1.0;
     for (int B = 1; B <= 8192; ++B)
         if (bound_per_example(B) > bound_per_example(best_bound_b)) best_bound_b = B;
-    Table t{{"B", "bound", "progress_eta_star_B", "progress_best_eta"}, {}};
+    Table t{"", {"B", "bound", "progress_eta_star_B", "progress_best_eta"}, {}};
     double best_lecture_b = 1.0, best_lecture = -1e30, best_tuned_b = 1.0, best_tuned = -1e30;
     double previous = 0.0;
     for (double B = 1.0; B <= 8192.0; B *= std::sqrt(2.0)) {
@@ -73,11 +73,17 @@ Result optimal_batch(const Settings& s) {
     r.summary = "B* = 16 sigma^2/g^2 = " + fmt(b_star) + " maximises the guarantee (found " + fmt(best_bound_b) +
                 ", eta* = " + fmt(eta_star(b_star), 3) + "); measured expected progress per example peaks at B = " +
                 fmt(best_lecture_b) + " with eta*(B) and at B = " + fmt(best_tuned_b) + " with the best eta" +
-                (best_tuned_b < b_star / 4 ? ": B* optimises a high-probability bound, not the expected progress" : "");
-    save_table(r, s, t,
-               {{"progress per example of one step (g = 0.25, sigma = 1, L = 1)", "batch size B",
-                 "progress / B", "B", {"bound", "progress_eta_star_B", "progress_best_eta"}, true, true,
-                 "linespoints"}});
+                (best_tuned_b < b_star / 4 ? ": B* optimises a high-probability bound, not the expected progress "
+                                             "(slide \"Optimizing B and eta\")"
+                                           : "");
+    save_figure(r, s, {t},
+                {{"progress per example of one step (g = 0.25, sigma = 1, L = 1)", "batch size B",
+                  "loss decrease / B", "B",
+                  {{"bound", "guaranteed (the lecture's bound)", Style::Predicted, 0},
+                   {"progress_eta_star_B", "measured, eta*(B) = (1 - 2 sigma/(g sqrt B))/L", Style::Measured, 1},
+                   {"progress_best_eta", "measured, eta = g^2/(L (g^2 + sigma^2/B))", Style::Measured, 2}},
+                  0, 1.0, true, true, NAN, NAN, NAN, NAN,
+                  {{b_star, "B* = 16 sigma^2/g^2"}}}});
     return r;
 }
 

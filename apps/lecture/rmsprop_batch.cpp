@@ -72,7 +72,7 @@ Result rmsprop_batch(const Settings& s) {
     const std::vector<std::string> names = {"rmsprop", "rmsprop-per-example"};
     const long examples = s.quick ? 64L * 60 : 64L * 400;
     const float eta_prime = 5e-4f;
-    Table t{{"examples", "rmsprop_B1", "rmsprop_B8", "rmsprop_B64", "per_example_B1", "per_example_B8",
+    Table t{"", {"examples", "rmsprop_B1", "rmsprop_B8", "rmsprop_B64", "per_example_B1", "per_example_B8",
              "per_example_B64"}, {}};
     std::vector<std::vector<Curve>> curves(2);
     for (size_t a = 0; a < names.size(); ++a) {
@@ -120,11 +120,16 @@ Result rmsprop_batch(const Settings& s) {
                 fmt(predicted_batch, 3) + "), rmsprop-per-example " + fmt(ratio_per_example, 3) +
                 " (invariant); final loss B=64 / B=1 with eta = B eta': rmsprop " + fmt(final_batch, 3) +
                 ", per-example " + fmt(final_per_example, 3);
-    save_table(r, s, t,
-               {{"rmsprop (s from g^^2), eta = B eta'", "examples seen", "training loss", "examples",
-                 {"rmsprop_B1", "rmsprop_B8", "rmsprop_B64"}, false, false, "lines"},
-                {"rmsprop-per-example (s from g_b^2), eta = B eta'", "examples seen", "training loss", "examples",
-                 {"per_example_B1", "per_example_B8", "per_example_B64"}, false, false, "lines"}});
+    auto curves_of = [](const std::string& prefix) {
+        return std::vector<Series>{{prefix + "_B1", "B = 1", Style::MeasuredLine, 0},
+                                   {prefix + "_B8", "B = 8", Style::MeasuredLine, 1},
+                                   {prefix + "_B64", "B = 64", Style::MeasuredLine, 2}};
+    };
+    save_figure(r, s, {t},
+                {{"rmsprop (s from g^^2), eta = B eta'", "thousands of examples seen", "training loss", "examples",
+                  curves_of("rmsprop"), 0, 1e-3},
+                 {"rmsprop-per-example (s from g_b^2), eta = B eta'", "thousands of examples seen", "training loss",
+                  "examples", curves_of("per_example"), 0, 1e-3}});
     return r;
 }
 

@@ -106,15 +106,21 @@ Result robbins_monro(const Settings& s) {
                 " (floor " + fmt(floor, 3) + ", stalls), Robbins-Monro " + fmt(late[1], 3) +
                 " (still falling, x" + fmt(late[1] / early[1], 2) + " per decade), summable " + fmt(late[2], 3) +
                 " (stopped short)";
-    Table t{{"step", "constant", "robbins_monro", "summable", "constant_exact", "robbins_monro_exact",
+    Table t{"", {"step", "constant", "robbins_monro", "summable", "constant_exact", "robbins_monro_exact",
              "summable_exact"}, {}};
     for (size_t i = 0; i < T; i = i < 100 ? i + 1 : i + i / 50)
         t.add({double(i + 1), measured[0][i], measured[1][i], measured[2][i], predicted[0][i], predicted[1][i],
                predicted[2][i]});
-    save_table(r, s, t,
-               {{"SGD on (1/2)(beta - y)^2: excess loss (mean of runs)", "step t", "E L(beta_t) - L*", "step",
-                 {"constant", "robbins_monro", "summable", "constant_exact", "robbins_monro_exact",
-                  "summable_exact"}, true, true, "lines"}});
+    save_figure(r, s, {t},
+                {{"SGD on (1/2)(beta - y)^2: excess loss, mean of " + std::to_string(runs) + " runs", "step t",
+                  "E L(beta_t) - L*", "step",
+                  {{"constant", "constant eta", Style::MeasuredLine, 0},
+                   {"robbins_monro", "eta_0/(1 + t/tau)", Style::MeasuredLine, 1},
+                   {"summable", "eta_0/(1 + t/tau)^2 (sum < inf)", Style::MeasuredLine, 2},
+                   {"constant_exact", "exact recursion", Style::Predicted, 6},
+                   {"robbins_monro_exact", "", Style::Predicted, 6},
+                   {"summable_exact", "", Style::Predicted, 6}},
+                  0, 1.0, true, true}});
     return r;
 }
 

@@ -179,6 +179,57 @@ Evaluation evaluate(Net& net, const Features& data, Tape& tape) {
     return e;
 }
 
+double final_loss(const Curve& c, int last, double diverged_loss) {
+    if (c.diverged) return diverged_loss;
+    const size_t n = std::min(c.loss.size(), static_cast<size_t>(last));
+    double sum = 0.0;
+    for (size_t i = c.loss.size() - n; i < c.loss.size(); ++i) sum += std::min(c.loss[i], diverged_loss);
+    return sum / static_cast<double>(n);
+}
+
+std::vector<float> predict_probabilities(Net& net, const Features& data, Tape& tape) {
+    NoGrad no_grad(tape);
+    std::vector<float> p;
+    const int chunk = 1000;
+    Tensor x;
+    std::vector<int> y, rows;
+    for (int first = 0; first < data.count(); first += chunk) {
+        const int n = std::min(chunk, data.count() - first);
+        rows.resize(static_cast<size_t>(n));
+        std::iota(rows.begin(), rows.end(), first);
+        gather(data, rows, x, y);
+        tape.reset();
+        const Tensor& z = tape.value(net.forward(tape, tape.input(x)));
+        const int C = z.dim(1);
+        for (int r = 0; r < n; ++r) {
+            const float* row = z.data() + static_cast<size_t>(r) * C;
+            const float top = *std::max_element(row, row + C);
+            double sum = 0.0;
+            for (int c = 0; c < C; ++c) sum += std::exp(row[c] - top);
+            for (int c = 0; c < C; ++c) p.push_back(static_cast<float>(std::exp(row[c] - top) / sum));
+        }
+    }
+    return p;
+}
+
+double error_rate(const std::vector<float>& p, const Features& data) {
+    const size_t C = p.size() / static_cast<size_t>(data.count());
+    double wrong = 0.0;
+    for (size_t r = 0; r < static_cast<size_t>(data.count()); ++r) {
+        const float* row = p.data() + r * C;
+        wrong += std::max_element(row, row + C) - row != data.y[r];
+    }
+    return wrong / data.count();
+}
+
+double cross_entropy(const std::vector<float>& p, const Features& data) {
+    const size_t C = p.size() / static_cast<size_t>(data.count());
+    double sum = 0.0;
+    for (size_t r = 0; r < static_cast<size_t>(data.count()); ++r)
+        sum -= std::log(std::max(1e-30, static_cast<double>(p[r * C + static_cast<size_t>(data.y[r])])));
+    return sum / data.count();
+}
+
 double curve_spread(const std::vector<Curve>& curves, double diverged_loss) {
     double total = 0.0;
     const size_t points = curves[0].loss.size();

@@ -1,5 +1,6 @@
 // Small, fast models on Fashion-MNIST for the experiments that train
-// (momentum-conjugacy, batch-scaling, rmsprop-*, adaptive, step-decay):
+// (momentum-conjugacy, batch-scaling, rmsprop-*, adam-simplified, snapshot-ensemble,
+// adaptive, step-decay):
 // softmax regression or a small MLP written with core ops, fixed subsets of
 // the data held as float matrices, and a training step that samples its batch
 // with a seeded generator, so every run is reproducible.
@@ -82,10 +83,20 @@ Curve train_curve(Net& net, Optimizer& opt, const Features& train, const Feature
 // run (or a loss above `diverged_loss`) counts as `diverged_loss`.
 double curve_spread(const std::vector<Curve>& curves, double diverged_loss = 10.0);
 
+// The loss at the end of a run: the mean over its last `last` checkpoints
+// (less noisy than the last alone); `diverged_loss` when the run diverged.
+double final_loss(const Curve& c, int last = 3, double diverged_loss = 10.0);
+
 // Mean cross-entropy and accuracy over a whole set (inference mode).
 struct Evaluation {
     double loss = 0.0, accuracy = 0.0;
 };
 Evaluation evaluate(Net& net, const Features& data, Tape& tape);
+// Softmax probabilities (count, classes) of every example (inference mode).
+std::vector<float> predict_probabilities(Net& net, const Features& data, Tape& tape);
+// Error rate (1 - accuracy) of class probabilities p (count, classes) against the labels.
+double error_rate(const std::vector<float>& p, const Features& data);
+// Mean cross-entropy of class probabilities p against the labels.
+double cross_entropy(const std::vector<float>& p, const Features& data);
 
 }  // namespace dl::lecture

@@ -29,7 +29,8 @@ struct MaxPoolSaved {
 };
 
 // Whether v replaces best as the window's maximum so far: larger, or the first NaN.
-bool takes_over(float v, float best) { return v > best || (v != v && best == best); }
+// (!(v <= best) holds for a larger v and for a NaN v; a NaN best is never replaced.)
+bool takes_over(float v, float best) { return !(v <= best) && best == best; }
 
 // One plane: y (OH,OW), argmax (OH,OW) from x (H,W).
 void max_pool_plane(float* y, int* argmax, const float* x, const PoolGeom& g) {
