@@ -12,8 +12,10 @@
 
 #include "core/fast/conv_hwy.h"
 #include "core/fast/dispatch.h"
+#include "tests/simd_targets.h"
 
 using namespace dl::fast;
+using dl::testing::at_every_target;
 using dl::ConvGeom;
 using dl::PoolGeom;
 
@@ -121,18 +123,6 @@ void check_shape(const ConvGeom& g) {
     conv_input_grad(dx.data(), dypad.data(), wf.data(), scratch.data(), g, false);  // now 2 dx
     for (double& v : dx_ref) v *= 2;
     CHECK(max_error(dx.data(), dx_ref) < 1e-4);
-}
-
-// Runs f at every instruction set of this machine, then restores the cap it found.
-template <class F>
-void at_every_target(F f) {
-    const std::string before = simd_target();
-    for (const std::string& t : simd_targets()) {
-        set_simd_cap(t);
-        REQUIRE(simd_target() == t);
-        f();
-    }
-    set_simd_cap(before);
 }
 
 }  // namespace

@@ -11,9 +11,11 @@
 #include <vector>
 
 #include "core/fast/dispatch.h"
+#include "tests/simd_targets.h"
 #include "core/fast/pool_hwy.h"
 
 using namespace dl::fast;
+using dl::testing::at_every_target;
 using dl::ConvGeom;
 using dl::PoolGeom;
 
@@ -44,16 +46,6 @@ void naive_pool(float& best_v, int& best, const std::vector<float>& x, int first
 }
 
 bool same(float a, float b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
-
-template <class F>
-void at_every_target(F f) {
-    const std::string before = simd_target();
-    for (const std::string& t : simd_targets()) {
-        set_simd_cap(t);
-        f();
-    }
-    set_simd_cap(before);
-}
 
 void check_plane(int H, int W, int k, int s, bool relu) {
     INFO("plane " << H << "x" << W << " window " << k << " stride " << s << (relu ? " relu" : "") << ", target "

@@ -478,21 +478,27 @@ void AddColumnSums(float* acc, const float* rows, int P, int ld) {
 float AddAndSquare(float* gsum, float* gsq, const float* g, long n) {
     const DF d;
     const long L = (long)hn::Lanes(d);
-    auto norm = hn::Zero(d);
+    // The norm adds up in vectors of floats over chunks of 256 vectors, then in double:
+    // a float sum over a million squares (a wide layer) would be off by about 1e-4.
+    const long chunk = 256 * L;
+    double norm = 0.0;
     long i = 0;
-    for (; i + L <= n; i += L) {
-        const auto v = hn::LoadU(d, g + i);
-        hn::StoreU(hn::Add(hn::LoadU(d, gsum + i), v), d, gsum + i);
-        hn::StoreU(hn::MulAdd(v, v, hn::LoadU(d, gsq + i)), d, gsq + i);
-        norm = hn::MulAdd(v, v, norm);
+    while (i + L <= n) {
+        auto part = hn::Zero(d);
+        for (const long end = std::min(n - L, i + chunk - L); i <= end; i += L) {
+            const auto v = hn::LoadU(d, g + i);
+            hn::StoreU(hn::Add(hn::LoadU(d, gsum + i), v), d, gsum + i);
+            hn::StoreU(hn::MulAdd(v, v, hn::LoadU(d, gsq + i)), d, gsq + i);
+            part = hn::MulAdd(v, v, part);
+        }
+        norm += hn::GetLane(hn::SumOfLanes(d, part));
     }
-    float rest = 0.0f;
     for (; i < n; ++i) {
         gsum[i] += g[i];
         gsq[i] += g[i] * g[i];
-        rest += g[i] * g[i];
+        norm += g[i] * g[i];
     }
-    return hn::GetLane(hn::SumOfLanes(d, norm)) + rest;
+    return (float)norm;
 }
 
 }  // namespace dl::fast::HWY_NAMESPACE

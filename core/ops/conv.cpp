@@ -115,15 +115,16 @@ void row_sums(float* db, const float* dy, int OC, int OHW, bool assign) {
     }
 }
 
-// grad += c;  grad_sq += scale c^2;  returns ||c||^2.  All of n floats.
+// grad += c;  grad_sq += scale c^2;  returns ||c||^2.  All of n floats. The norm adds
+// up in double: a float sum of a million squares would be off by about 1e-4.
 float add_contribution(float* grad, float* grad_sq, const float* c, long n, float scale) {
-    float norm = 0.0f;
+    double norm = 0.0;
     for (long i = 0; i < n; ++i) {
         grad[i] += c[i];
         grad_sq[i] += scale * c[i] * c[i];
         norm += c[i] * c[i];
     }
-    return norm;
+    return (float)norm;
 }
 
 // The reference backward, example by example (see the top of the file).
