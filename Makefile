@@ -8,6 +8,9 @@
 # make deps     install the Debian packages the project needs
 # make clean
 
+# The default build runs on any x86-64 CPU (and any aarch64 one): the SIMD kernels of
+# core/fast/ are compiled for AVX-512, AVX2 (NEON) and scalar, and the best one this CPU
+# has is picked at run time (DL_SIMD caps it), so their speed needs no -march=native.
 CXX      ?= g++
 OPT      ?= -O3
 CXXFLAGS += -std=c++17 $(OPT) -fopenmp -Wall -Wextra -I. -MMD -MP
@@ -49,7 +52,14 @@ endif
 .SECONDARY: $(APP_SRC:%.cpp=build/obj/%.o)
 all: $(PARTS) $(APPS) build/tests $(OPTIONAL)
 
-build/obj/%.o: %.cpp
+# Every object depends on the compiler and flags it was built with (build/flags), so a
+# new OPT (say OPT='-O3 -march=native') rebuilds everything instead of mixing objects.
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(CXX) $(CXXFLAGS)' | cmp -s - $@ || echo '$(CXX) $(CXXFLAGS)' > $@
+.PHONY: FORCE
+
+build/obj/%.o: %.cpp build/flags
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
