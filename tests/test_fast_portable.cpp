@@ -32,6 +32,17 @@ TEST_CASE("dispatch: the best target this CPU runs, or the one DL_SIMD caps it a
                          std::invalid_argument);
 }
 
+TEST_CASE("dispatch: a bad DL_SIMD stops a program with one line, not a crash") {
+    dl::testing::TempDir dir;
+    for (const char* program : {"build/bench --only cnn_train_step --repeats 1", "build/train --help"}) {
+        const dl::testing::ProgramResult r = dl::testing::run_program(std::string("DL_SIMD=avx1024 ") + program, dir.str());
+        INFO(program << ": status " << r.status << ", stderr: " << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.err.find("DL_SIMD: 'avx1024' is not an instruction set of this build") != std::string::npos);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    }
+}
+
 #if defined(__x86_64__)
 TEST_CASE("portable build: as an AVX2 CPU and as a CPU without AVX (qemu), the fast floor picks avx2 and scalar") {
 #if defined(__AVX2__)
@@ -53,8 +64,8 @@ TEST_CASE("portable build: as an AVX2 CPU and as a CPU without AVX (qemu), the f
     // to pick its kernels, outside the emulator).
     const Cpu cpus[] = {
         {"Haswell", "Haswell", "avx2",
-         "dispatch*,fast pool*,fast conv batch*,fast floor sweep: conv2d_relu*,fast floor sweep: max*"},
-        {"Nehalem", "Nehalem", "scalar", "dispatch*,fast conv batch*"},
+         "dispatch: the best*,fast pool*,fast conv batch*,fast floor sweep: conv2d_relu*,fast floor sweep: max*"},
+        {"Nehalem", "Nehalem", "scalar", "dispatch: the best*,fast conv batch*"},
     };
     for (const Cpu& c : cpus) {
         const std::string command = std::string("qemu-x86_64 -cpu ") + c.model + " -U DL_SIMD -E OPENBLAS_CORETYPE=" +

@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "core/fast/conv_hwy.h"
+#include "core/fast/dispatch.h"
 #include "core/fast/fast.h"
 #include "core/fast/parallel.h"
 #include "core/fast/pool_hwy.h"
@@ -166,6 +167,7 @@ void backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeo
 
 const char* conv2d_fallback_reason(const ConvGeom& g) {
     if (!enabled()) return "the fast floor is switched off";
+    simd_init();  // reads DL_SIMD here, where a bad value can throw (not inside a parallel region)
     return conv_unsupported_reason(g);
 }
 

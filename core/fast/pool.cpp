@@ -3,6 +3,7 @@
 // core/fast/pool_hwy.h.
 #include "core/fast/pool.h"
 
+#include "core/fast/dispatch.h"
 #include "core/fast/fast.h"
 #include "core/fast/parallel.h"
 #include "core/fast/pool_hwy.h"
@@ -15,6 +16,7 @@ long work_of(const PoolGeom& g) { return (long)g.planes * g.H * g.W; }
 
 bool max_pool2d_forward(float* y, int* argmax, const float* x, const PoolGeom& g, bool relu) {
     if (!enabled()) return false;
+    simd_init();  // reads DL_SIMD here, where a bad value can throw (not inside a parallel region)
     const long out_plane = (long)g.OH * g.OW, in_plane = (long)g.H * g.W;
     parallel_for(g.planes, work_of(g), [&](long first, long last) {
         for (long p = first; p < last; ++p)
@@ -25,6 +27,7 @@ bool max_pool2d_forward(float* y, int* argmax, const float* x, const PoolGeom& g
 
 bool max_pool2d_backward(float* dx, bool assign, const float* dy, const int* argmax, const PoolGeom& g) {
     if (!enabled()) return false;
+    simd_init();  // reads DL_SIMD here, where a bad value can throw (not inside a parallel region)
     const long out_plane = (long)g.OH * g.OW, in_plane = (long)g.H * g.W;
     parallel_for(g.planes, work_of(g), [&](long first, long last) {
         for (long p = first; p < last; ++p)
