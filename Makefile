@@ -22,11 +22,11 @@ MPI_CFLAGS := $(shell mpicxx --showme:compile) -DDL_WITH_MPI -DOMPI_SKIP_MPICXX
 MPI_LIBS   := $(shell mpicxx --showme:link)
 endif
 
-# The library (build/libdl.a) is core, layers, optim and data: what a program of
-# your own links. The training loop with its reports and MPI (apps/common) and the
+# The library (build/libdl.a) is core, layers, optim, data and onnx: what a program
+# of your own links. The training loop with its reports and MPI (apps/common) and the
 # lecture's experiments (apps/lecture) are parts of their own, linked only by the
 # programs that use them.
-LIB_SRC     := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp)
+LIB_SRC     := $(wildcard core/*.cpp core/ops/*.cpp core/fast/*.cpp layers/*.cpp optim/*.cpp data/*.cpp onnx/*.cpp)
 TRAIN_SRC   := $(wildcard apps/common/*.cpp)
 LECTURE_SRC := $(wildcard apps/lecture/*.cpp)
 STUDY_SRC   := $(wildcard apps/study/*.cpp)
@@ -74,7 +74,7 @@ $(PARTS):
 	rm -f $@ && ar rcs $@ $^
 
 # Which parts each program links, besides the library (and MPI for the trainer).
-build/train: build/libdl_train.a
+build/train build/predict: build/libdl_train.a
 build/lecture: build/libdl_lecture.a build/libdl_train.a
 build/study: build/libdl_study.a build/libdl_train.a
 build/train build/lecture build/tests: LDLIBS += $(MPI_LIBS)

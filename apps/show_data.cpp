@@ -6,6 +6,7 @@
 #include <stb/stb_image_write.h>
 
 #include <cstdio>
+#include <new>
 
 #include "data/data.h"
 
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
     }
     try {
         if ((grid > 0) == (index >= 0)) throw std::invalid_argument("give exactly one of --grid N and --index I");
+        if (index >= 0 && app.count("--scale"))
+            throw std::invalid_argument("--scale has no effect with --index (it applies to --grid)");
         const Dataset d = load_mnist_dir(dir.empty() ? default_data_dir() : dir, !test);
         if (grid > 0) {
             GridOptions g;
@@ -41,12 +44,17 @@ int main(int argc, char** argv) {
                                             std::to_string(d.count - 1) + ")");
             const std::string tmp = out + ".tmp.png";
             if (!stbi_write_png(tmp.c_str(), d.width, d.height, d.channels, d.image(index), d.width * d.channels) ||
-                std::rename(tmp.c_str(), out.c_str()) != 0)
-                throw std::runtime_error("cannot write " + out);
+                std::rename(tmp.c_str(), out.c_str()) != 0) {
+                std::remove(tmp.c_str());
+                throw std::runtime_error("cannot write " + out + "; does its directory exist and is it writable?");
+            }
             std::printf("%s: %s image %d, label %d (%s)\n", out.c_str(), test ? "test" : "training", index,
-                        d.labels[index], d.class_names[d.labels[index]].c_str());
+                        d.labels[index], d.class_names.at(d.labels[index]).c_str());
         }
         return 0;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "show_data: out of memory (draw fewer images or use a smaller --scale)\n");
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "show_data: %s\n", e.what());
         return 1;

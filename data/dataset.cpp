@@ -37,6 +37,7 @@ Dataset subset(const Dataset& d, const std::vector<int>& indices) {
     s.width = d.width;
     s.classes = d.classes;
     s.class_names = d.class_names;
+    s.source = d.source;
     s.count = static_cast<int>(indices.size());
     s.images.resize(size_t(s.count) * d.image_size());
     s.labels.resize(size_t(s.count));

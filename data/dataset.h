@@ -18,6 +18,7 @@ struct Dataset {
     int width = 0;
     int classes = 0;
     std::vector<std::string> class_names;  // (classes)
+    std::string source;           // where it came from (a file or folder), for messages
 
     size_t image_size() const { return size_t(channels) * height * width; }
     const uint8_t* image(int i) const { return images.data() + size_t(i) * image_size(); }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <numeric>
 #include <stdexcept>
 
@@ -15,6 +16,8 @@ namespace {
 constexpr int kBorder = 2;      // gray pixels around each tile
 constexpr int kStrip = 7;       // label strip under each image: 1 + 5 font rows + 1
 constexpr uint8_t kGray = 110;  // border colour
+constexpr uint64_t kMaxSide = 32768;              // pixels a side of the picture
+constexpr uint64_t kMaxBytes = uint64_t(1) << 28;  // 256 MB of pixels
 
 // Digits 0-9, 5 rows of 3 bits each, top row in the highest bits.
 constexpr uint16_t kFont[10] = {
@@ -96,14 +99,29 @@ void write_image_grid_of(const std::string& path, const Dataset& d, const std::v
     const int cols = o.columns > 0 ? std::min(o.columns, n) : int(std::ceil(std::sqrt(double(n))));
     const int rows = (n + cols - 1) / cols;
     const int tile_w = d.width + kBorder, tile_h = d.height + kStrip + kBorder;
+    // The picture's size in 64 bits, checked before anything is allocated.
+    const uint64_t width = (uint64_t(cols) * tile_w + kBorder) * o.scale;
+    const uint64_t height = (uint64_t(rows) * tile_h + kBorder) * o.scale;
+    const uint64_t bytes = width * height * uint64_t(d.channels);
+    if (width > kMaxSide || height > kMaxSide || bytes > kMaxBytes)
+        throw std::invalid_argument("write_image_grid: " + std::to_string(n) + " images of " + std::to_string(d.height) +
+                                    " x " + std::to_string(d.width) + " at scale " + std::to_string(o.scale) +
+                                    " make a " + std::to_string(width) + " x " + std::to_string(height) +
+                                    " picture of " + std::to_string(bytes >> 20) + " MB, expected at most " +
+                                    std::to_string(kMaxSide) + " pixels a side and " + std::to_string(kMaxBytes >> 20) +
+                                    " MB; draw fewer images or use a smaller scale");
     Canvas cv(cols * tile_w + kBorder, rows * tile_h + kBorder, d.channels);
     for (int i = 0; i < n; ++i)
         draw_tile(cv, d, indices[i], kBorder + (i % cols) * tile_w, kBorder + (i / cols) * tile_h);
     Canvas big = o.scale > 1 ? enlarge(cv, o.scale) : cv;
-    if (!stbi_write_png(path.c_str(), big.width, big.height, big.channels, big.px.data(),
-                        big.width * big.channels))
+    // Through a temporary and a rename: a failed write never leaves a picture that looks complete.
+    const std::string tmp = path + ".tmp.png";
+    if (!stbi_write_png(tmp.c_str(), big.width, big.height, big.channels, big.px.data(), big.width * big.channels) ||
+        std::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::remove(tmp.c_str());
         throw std::runtime_error("write_image_grid: cannot write " + path +
-                                 "; does its directory exist and is it writable?");
+                                 "; does its directory exist and is it writable (or the disk full)?");
+    }
 }
 
 }  // namespace dl

@@ -18,8 +18,9 @@ struct GridOptions {
 // Layout before scaling: a 2-pixel gray border around every tile; a tile is
 // the image (H x W) over a 7-pixel black strip holding the label in white.
 // The PNG is grayscale for 1-channel sets, RGB for 3-channel ones.
-// Throws std::invalid_argument on bad options, std::runtime_error naming
-// `path` when the file cannot be written.
+// Throws std::invalid_argument on bad options or a picture larger than 32768
+// pixels a side or 256 MB, std::runtime_error naming `path` when the file
+// cannot be written.
 void write_image_grid(const std::string& path, const Dataset& d, const GridOptions& options = {});
 
 // The same for the examples `indices` of d, in that order (options.count is

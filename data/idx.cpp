@@ -2,6 +2,7 @@
 // them unchanged), and the MNIST-directory convention on top.
 #include "data/idx.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -16,6 +17,8 @@ namespace dl {
 namespace {
 
 const char* kDataHint = "install Fashion-MNIST with `make deps` or pass `--data DIR`";
+constexpr uint64_t kMaxIdxBytes = uint64_t(1) << 32;  // 4 GiB: far above any MNIST-like set
+constexpr int kMaxImageSide = 4096;
 
 std::string hex32(uint32_t v) {
     char buf[16];
@@ -34,6 +37,8 @@ public:
                                      (errno ? std::strerror(errno) : "out of memory") + "; " +
                                      kDataHint);
         gzbuffer(file_, 1 << 17);
+        struct stat st;
+        if (::stat(path.c_str(), &st) == 0) file_size_ = static_cast<uint64_t>(st.st_size);
     }
     ~GzReader() { gzclose(file_); }
     GzReader(const GzReader&) = delete;
@@ -44,6 +49,10 @@ public:
         size_t got = read_up_to(dst, n);
         if (got < n) throw_truncated(got, n, what);
     }
+
+    // Size of the file on disk, and whether it is gzip-compressed (known after the first read).
+    uint64_t file_size() const { return file_size_; }
+    bool compressed() { return gzdirect(file_) == 0; }
 
     // True when nothing follows; reading to the end also makes zlib verify
     // the gzip trailer (CRC and length).
@@ -56,10 +65,11 @@ public:
         return true;
     }
 
-    // Reads a large array in 1 MB steps, so that a corrupt header claiming
-    // gigabytes fails on truncation before allocating them.
+    // Reads a large array in 1 MB steps, so that a gzip stream shorter than its
+    // header claims fails on truncation before all of it is allocated.
     void read_growing(std::vector<uint8_t>& out, size_t n, const std::string& what) {
         out.clear();
+        if (!compressed()) out.reserve(n);  // a plain file was checked against its size
         while (out.size() < n) {
             size_t old = out.size();
             out.resize(std::min(n, old + (size_t(1) << 20)));
@@ -98,14 +108,17 @@ private:
             throw std::runtime_error("idx: " + path_ + ": read error: " + std::strerror(errno));
     }
 
-    [[noreturn]] void throw_truncated(size_t got, size_t n, const std::string& what) {
+  public:
+    [[noreturn]] void throw_truncated(uint64_t got, uint64_t n, const std::string& what) {
         throw std::runtime_error("idx: " + path_ + ": file is truncated: " + what + " needs " +
                                  std::to_string(n) + " bytes, found only " + std::to_string(got) +
                                  "; download or reinstall the file");
     }
 
+  private:
     std::string path_;
     gzFile file_ = nullptr;
+    uint64_t file_size_ = 0;
     bool cut_short_ = false;  // zlib reported "unexpected end of file"
 };
 
@@ -153,13 +166,51 @@ std::vector<int> read_header(GzReader& in, const std::string& path, int expected
                                      ", expected 1 .. 2^30; the header is corrupt");
         dims[d] = static_cast<int>(v);
     }
+    // Images (count, height, width): a side beyond kMaxImageSide is a corrupt header, and
+    // would overflow the int sizes of the tensors made from it.
+    if (rank == 3 && (dims[1] > kMaxImageSide || dims[2] > kMaxImageSide))
+        throw std::runtime_error("idx: " + path + ": " + what + " of " + std::to_string(dims[1]) + " x " +
+                                 std::to_string(dims[2]) + " pixels, expected at most " +
+                                 std::to_string(kMaxImageSide) + " x " + std::to_string(kMaxImageSide) +
+                                 "; the header is corrupt");
     return dims;
 }
 
-size_t product(const std::vector<int>& dims) {
-    size_t n = 1;
-    for (int d : dims) n *= size_t(d);
-    return n;
+// The product of dims, or false when it exceeds `limit` (checked before each
+// multiplication, so it cannot wrap around).
+bool checked_product(const std::vector<int>& dims, uint64_t limit, uint64_t& n) {
+    n = 1;
+    for (int d : dims) {
+        if (uint64_t(d) != 0 && n > limit / uint64_t(d)) return false;
+        n *= uint64_t(d);
+    }
+    return n <= limit;
+}
+
+// Deflate expands at most 1032-fold (RFC 1951: a 258-byte match costs at least 2 bits),
+// so a gzip file of S bytes holds at most 1032 S bytes (plus its own header).
+constexpr uint64_t kMaxDeflateRatio = 1032;
+
+// The byte count a header claims, checked against the file before anything is allocated:
+// exactly the rest of a plain file, at most what a gzip file of its size can expand to.
+size_t data_bytes(GzReader& in, const std::vector<int>& dims, const std::string& path, const std::string& what) {
+    uint64_t n = 0;
+    std::string dims_text;
+    for (size_t d = 0; d < dims.size(); ++d) dims_text += (d ? " x " : "") + std::to_string(dims[d]);
+    if (!checked_product(dims, kMaxIdxBytes, n))
+        throw std::runtime_error("idx: " + path + ": header claims " + dims_text + " bytes of " + what +
+                                 ", more than 4 GiB; the header is corrupt");
+    const uint64_t header = 4 + 4 * dims.size(), size = in.file_size();
+    if (size == 0) return size_t(n);  // not a regular file (a pipe): the streaming checks apply
+    if (!in.compressed()) {
+        if (n > size - header) in.throw_truncated(size - header, n, what);
+    } else if (n / kMaxDeflateRatio > size) {
+        throw std::runtime_error("idx: " + path + ": header claims " + dims_text + " = " + std::to_string(n) +
+                                 " bytes of " + what + ", but a gzip file of " + std::to_string(size) +
+                                 " bytes expands to at most " + std::to_string(size * kMaxDeflateRatio) +
+                                 "; the header is corrupt");
+    }
+    return size_t(n);
 }
 
 std::string lower(std::string s) {
@@ -188,10 +239,7 @@ IdxArray read_idx(const std::string& path, int expected_rank, const std::string&
     GzReader in(path);
     IdxArray a;
     a.dims = read_header(in, path, expected_rank, what);
-    size_t n = product(a.dims);
-    if (n > (size_t(1) << 32))
-        throw std::runtime_error("idx: " + path + ": header claims " + std::to_string(n) +
-                                 " bytes of " + what + ", more than 4 GiB; the header is corrupt");
+    const size_t n = data_bytes(in, a.dims, path, what);
     in.read_growing(a.data, n, what);
     if (!in.at_end())
         throw std::runtime_error("idx: " + path + ": extra bytes after the " + std::to_string(n) +
@@ -202,9 +250,13 @@ IdxArray read_idx(const std::string& path, int expected_rank, const std::string&
 
 void write_idx(const std::string& path, const std::vector<int>& dims,
                const std::vector<uint8_t>& data, bool gzip) {
-    if (dims.empty() || dims.size() > 4 || product(dims) != data.size())
+    uint64_t n = 0;
+    const bool fits = checked_product(dims, kMaxIdxBytes, n);
+    for (int d : dims)
+        if (d <= 0) throw std::invalid_argument("write_idx: " + path + ": dimension " + std::to_string(d) + ", expected > 0");
+    if (dims.empty() || dims.size() > 4 || !fits || n != data.size())
         throw std::invalid_argument("write_idx: " + path + ": " + std::to_string(dims.size()) +
-                                    " dims with product " + std::to_string(product(dims)) +
+                                    " dims with product " + (fits ? std::to_string(n) : std::string("> 4 GiB")) +
                                     " for " + std::to_string(data.size()) +
                                     " bytes; expected 1..4 dims whose product is the byte count");
     gzFile f = gzopen(path.c_str(), gzip ? "wb" : "wbT");  // "T": plain, no compression
@@ -236,14 +288,25 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
     d.width = images.dims[2];
     d.images = std::move(images.data);
     d.labels.assign(labels.data.begin(), labels.data.end());
-    int max_label = *std::max_element(d.labels.begin(), d.labels.end());
+    d.source = images_path;
+    const int max_label = *std::max_element(d.labels.begin(), d.labels.end());
+    const size_t at_max = std::find(d.labels.begin(), d.labels.end(), max_label) - d.labels.begin();
     d.classes = classes > 0 ? classes : std::max(10, max_label + 1);
-    if (max_label >= d.classes) {
-        size_t i = std::find(d.labels.begin(), d.labels.end(), max_label) - d.labels.begin();
-        throw std::runtime_error("idx: " + labels_path + ": label " + std::to_string(max_label) +
-                                 " of example " + std::to_string(i) +
+    if (max_label >= d.classes)
+        throw LabelRangeError("idx: " + labels_path + ": label " + std::to_string(max_label) +
+                                 " of example " + std::to_string(at_max) +
                                  " is outside the class range [0, " + std::to_string(d.classes) +
                                  "); wrong labels file or wrong data set?");
+    if (classes <= 0) {
+        // The class count comes from the labels: a stray large label (a damaged byte)
+        // must not widen it silently, so every class past the first ten needs an example.
+        const std::vector<int> counts = class_counts(d);
+        for (int c = 10; c < d.classes; ++c)
+            if (counts[c] == 0)
+                throw LabelRangeError("idx: " + labels_path + ": label " + std::to_string(max_label) +
+                                         " of example " + std::to_string(at_max) + " makes " +
+                                         std::to_string(d.classes) + " classes, but no example has label " +
+                                         std::to_string(c) + "; is the labels file damaged?");
     }
     bool fashion = lower(images_path).find("fashion") != std::string::npos && d.classes == 10;
     if (fashion) d.class_names = fashion_mnist_class_names();
@@ -252,7 +315,7 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
     return d;
 }
 
-Dataset load_mnist_dir(const std::string& dir, bool train) {
+Dataset load_mnist_dir(const std::string& dir, bool train, int classes) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec))
         throw std::runtime_error("idx: data directory " + dir + " does not exist; " + kDataHint);
@@ -260,7 +323,7 @@ Dataset load_mnist_dir(const std::string& dir, bool train) {
     std::string images = find_standard_file(dir, split + "-images", "idx3-ubyte");
     std::string labels = find_standard_file(dir, split + "-labels", "idx1-ubyte");
     bool fashion = lower(dir).find("fashion") != std::string::npos;
-    return load_idx(images, labels, fashion ? 10 : 0);
+    return load_idx(images, labels, classes > 0 ? classes : fashion ? 10 : 0);
 }
 
 std::string default_data_dir() { return "/usr/share/datasets/fashion-mnist"; }

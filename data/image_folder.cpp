@@ -67,14 +67,17 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, Keep keep) {
     return out;
 }
 
-// The class folders of root and the image files with their labels.
+// The class folders of root and the image files with their labels; other
+// files (not hidden) go to `ignored`.
 void list_folder(const std::string& root, std::vector<std::string>& class_names,
-                 std::vector<fs::path>& files, std::vector<int>& labels) {
+                 std::vector<fs::path>& files, std::vector<int>& labels, std::vector<std::string>& ignored) {
     std::error_code ec;
     if (!fs::is_directory(root, ec))
         throw std::runtime_error("image folder: " + root + " does not exist or is not a directory");
     std::vector<fs::path> classes =
         sorted_entries(root, [](const fs::directory_entry& e) { return e.is_directory(); });
+    for (const fs::path& f : sorted_entries(root, [](const fs::directory_entry& e) { return !e.is_directory(); }))
+        ignored.push_back(f.string());
     if (classes.empty())
         throw std::runtime_error("image folder: " + root + " has no class folders; expected " +
                                  root + "/<class name>/<image>.png|jpg|jpeg|bmp");
@@ -82,6 +85,10 @@ void list_folder(const std::string& root, std::vector<std::string>& class_names,
         std::vector<fs::path> images = sorted_entries(dir, [](const fs::directory_entry& e) {
             return e.is_regular_file() && is_image_file(e.path());
         });
+        for (const fs::path& f : sorted_entries(dir, [](const fs::directory_entry& e) {
+                 return !(e.is_regular_file() && is_image_file(e.path()));
+             }))
+            ignored.push_back(f.string());
         if (images.empty())
             throw std::runtime_error("image folder: class folder " + dir.string() +
                                      " holds no .png, .jpg, .jpeg or .bmp images");
@@ -102,12 +109,15 @@ std::vector<uint8_t> load_image(const std::string& path, int channels, int heigh
     return out;
 }
 
-Dataset load_image_folder(const std::string& root, const ImageFolderOptions& opt,
-                          std::vector<std::string>* skipped) {
+Dataset load_image_folder(const std::string& root, const ImageFolderOptions& opt, ImageFolderReport* report) {
     check_image_size(opt.channels, opt.height, opt.width);
     Dataset d;
+    d.source = root;
     std::vector<fs::path> files;
-    list_folder(root, d.class_names, files, d.labels);
+    ImageFolderReport local;
+    ImageFolderReport& rep = report ? *report : local;
+    rep = ImageFolderReport{};
+    list_folder(root, d.class_names, files, d.labels, rep.ignored);
     d.classes = int(d.class_names.size());
     d.channels = opt.channels;
     d.height = opt.height;
@@ -118,6 +128,7 @@ Dataset load_image_folder(const std::string& root, const ImageFolderOptions& opt
     std::vector<std::string> errors(static_cast<size_t>(n));
 #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < n; ++i) {
+        if (opt.stop && *opt.stop) continue;  // interrupted: the remaining images are not decoded
         try {
             decode_into(d.images.data() + size_t(i) * d.image_size(), files[i].string(),
                         d.channels, d.height, d.width);
@@ -125,14 +136,17 @@ Dataset load_image_folder(const std::string& root, const ImageFolderOptions& opt
             errors[i] = e.what();
         }
     }
+    if (opt.stop && *opt.stop)
+        throw LoadInterrupted("image folder " + root + ": interrupted while loading its " + std::to_string(n) +
+                              " images");
     // Keep the readable images, in order.
     int kept = 0;
     for (int i = 0; i < n; ++i) {
         if (!errors[i].empty()) {
             if (!opt.skip_unreadable)
                 throw std::runtime_error(errors[i] + " (in image folder " + root +
-                                         "; skip unreadable images if that is intended)");
-            if (skipped) skipped->push_back(errors[i]);
+                                         "; build/train --skip-unreadable leaves such files out)");
+            rep.skipped.push_back(errors[i]);
             continue;
         }
         if (kept != i)

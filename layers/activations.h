@@ -18,6 +18,7 @@ public:
     explicit LeakyReLU(float slope = 0.01f) : slope_(slope) {}
     Var forward(Tape& tape, Var x) override { return leaky_relu(tape, x, slope_); }
     std::string describe() const override { return "LeakyReLU(" + std::to_string(slope_) + ")"; }
+    float slope() const { return slope_; }
 
 private:
     float slope_;

@@ -26,6 +26,16 @@ public:
     std::string describe() const override { return kind_ + "(" + std::to_string(channels_) + ")"; }
     ParameterList parameters() override { return {&gamma_, &beta_}; }
     BufferList buffers() override { return {&running_mean_, &running_var_}; }
+    void state_fields(Fields& f) override {
+        f("running_mean", running_mean_.value);
+        f("running_var", running_var_.value);
+    }
+
+    Parameter& gamma() { return gamma_; }
+    Parameter& beta() { return beta_; }
+    Buffer& running_mean() { return running_mean_; }
+    Buffer& running_var() { return running_var_; }
+    float eps() const { return eps_; }
 
 private:
     std::string kind_;

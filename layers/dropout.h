@@ -1,6 +1,6 @@
 // Dropout: inverted dropout with probability p in training, identity in eval.
 // The mask generator's state is one integer, seeded at construction and
-// advanced every training forward; rng_state() lets a trainer save and restore it.
+// advanced every training forward; state_fields saves and restores it.
 #pragma once
 #include <cstdint>
 #include <sstream>
@@ -24,7 +24,7 @@ public:
         s << "Dropout(" << p_ << ")";
         return s.str();
     }
-    std::uint64_t& rng_state() { return state_; }
+    void state_fields(Fields& f) override { f("rng", state_); }
 
 private:
     float p_;

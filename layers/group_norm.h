@@ -31,6 +31,11 @@ public:
     }
     ParameterList parameters() override { return {&gamma_, &beta_}; }
 
+    Parameter& gamma() { return gamma_; }
+    Parameter& beta() { return beta_; }
+    int groups() const { return groups_; }
+    float eps() const { return eps_; }
+
 private:
     int groups_, channels_;
     float eps_;

@@ -28,6 +28,10 @@ public:
     std::string describe() const override { return "LayerNorm(" + features_.str() + ")"; }
     ParameterList parameters() override { return {&gamma_, &beta_}; }
 
+    Parameter& gamma() { return gamma_; }
+    Parameter& beta() { return beta_; }
+    float eps() const { return eps_; }
+
 private:
     Shape features_;
     float eps_;

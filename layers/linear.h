@@ -46,6 +46,7 @@ public:
     Parameter& bias() { return bias_; }
     int in_features() const { return in_; }  // 0 until a lazy layer has seen its input
     int out_features() const { return out_; }
+    Parameter* bias_or_null() { return has_bias_ ? &bias_ : nullptr; }
 
 private:
     void infer_input_size(const Shape& x) {

@@ -28,6 +28,8 @@ public:
     std::string describe() const override {
         return "AvgPool2d(kernel " + std::to_string(kernel_) + ", stride " + std::to_string(stride_) + ")";
     }
+    int kernel() const { return kernel_; }
+    int stride() const { return stride_; }
 
 private:
     int kernel_, stride_;

@@ -21,6 +21,7 @@ public:
         for (Buffer* b : layer->buffers()) b->name = prefix + b->name;
         layer->train(training_);
         layers_.push_back(std::move(layer));
+        prefixes_.push_back(prefix);
         return *layers_.back();
     }
     template <class Layer, class... Args>
@@ -39,6 +40,13 @@ public:
     }
     ParameterList parameters() override { return gather<Parameter*>(&Module::parameters); }
     BufferList buffers() override { return gather<Buffer*>(&Module::buffers); }
+    // Each layer's state under the prefix of its parameter names ("12.rng", "1.running_mean").
+    void state_fields(Fields& f) override {
+        for (size_t i = 0; i < layers_.size(); ++i) {
+            Fields::Scope scope(f, prefixes_[i]);
+            layers_[i]->state_fields(f);
+        }
+    }
     void train(bool on = true) override {
         training_ = on;
         for (auto& layer : layers_) layer->train(on);
@@ -53,11 +61,15 @@ public:
         std::vector<std::unique_ptr<Module>> out;
         for (size_t i = first; i < first + count; ++i) out.push_back(std::move(layers_.at(i)));
         layers_.erase(layers_.begin() + first, layers_.begin() + first + count);
+        if (count > 0) taken_prefix_ = prefixes_.at(first);  // the layer put in their place takes the first's
+        prefixes_.erase(prefixes_.begin() + first, prefixes_.begin() + first + count);
         return out;
     }
     void insert(size_t pos, std::unique_ptr<Module> layer) {
         layer->train(training_);
         layers_.insert(layers_.begin() + pos, std::move(layer));
+        prefixes_.insert(prefixes_.begin() + pos, taken_prefix_.empty() ? std::to_string(added_++) + "." : taken_prefix_);
+        taken_prefix_.clear();
     }
 
 private:
@@ -72,6 +84,8 @@ private:
     }
 
     std::vector<std::unique_ptr<Module>> layers_;
+    std::vector<std::string> prefixes_;  // (layers_) "3.": layer 3 as added, whatever its position now
+    std::string taken_prefix_;           // the first prefix of the last take(), for insert()
     size_t added_ = 0;  // layers ever added: the next name prefix (after take(), not the size)
 };
 

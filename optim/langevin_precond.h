@@ -44,8 +44,7 @@ public:
 
 protected:
     void update(Parameter& p, size_t index) override;
-    void save_extra(std::ostream& out) const override { rng_.save(out); }
-    void load_extra(std::istream& in) override { rng_.load(in); }
+    void extra_state_fields(Fields& f) override { rng_.state_fields(f); }
 
 private:
     LangevinPrecondOptions options_;

@@ -4,7 +4,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "optim/optimizer.h"
 
 namespace dl {
 
@@ -17,17 +16,16 @@ float NormalRng::next() {
     return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(two_pi * u2));
 }
 
-void NormalRng::save(std::ostream& out) const {
+void NormalRng::state_fields(Fields& f) {
     std::ostringstream text;
     text << engine_;
-    write_string(out, text.str());
-}
-
-void NormalRng::load(std::istream& in) {
-    std::istringstream text(read_string(in, "random number generator"));
+    std::string state = text.str();
+    f("rng", state);
+    if (!f.loading()) return;
+    std::istringstream in(state);
     std::mt19937_64 engine;
-    text >> engine;
-    if (!text) throw std::runtime_error("load_state: the random number generator state is corrupt");
+    in >> engine;
+    if (!in) throw std::runtime_error("load_state: the random number generator state is corrupt");
     engine_ = engine;
 }
 

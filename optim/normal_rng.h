@@ -5,8 +5,9 @@
 // out here is the same everywhere and keeps no hidden state.)
 #pragma once
 #include <cstdint>
-#include <iosfwd>
 #include <random>
+
+#include "core/fields.h"
 
 namespace dl {
 
@@ -17,8 +18,8 @@ public:
     // One sample of N(0, 1) (Box-Muller, cosine branch).
     float next();
 
-    void save(std::ostream& out) const;
-    void load(std::istream& in);
+    // The generator's state as the field "rng" (core/fields.h).
+    void state_fields(Fields& f);
 
 private:
     double uniform();  // in [0, 1), 53 random bits

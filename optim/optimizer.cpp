@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <istream>
+#include <iterator>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -11,7 +12,7 @@ namespace dl {
 
 namespace {
 
-constexpr char kMagic[8] = {'D', 'L', 'O', 'P', 'T', 'v', '1', '\n'};
+constexpr char kMagic[8] = {'D', 'L', 'O', 'P', 'T', 'v', '2', '\n'};
 
 std::string format_value(double v) {
     std::ostringstream s;
@@ -84,99 +85,51 @@ void Optimizer::step() {
     for (size_t i = 0; i < params_.size(); ++i) update(*params_[i], i);
 }
 
-// Format: magic, name, t, lr, #parameters, then per parameter #slots and per
-// slot its element count and floats, then the algorithm's extra state.
+// Every piece of state, listed once for saving and loading (core/fields.h).
+void Optimizer::state_fields(Fields& f) {
+    std::string algorithm = name_;
+    f("algorithm", algorithm);
+    if (algorithm != name_)
+        throw std::runtime_error(name_ + ": load_state: the state was saved by '" + algorithm + "', expected '" +
+                                 name_ + "'");
+    std::int64_t t = t_;
+    float lr = lr_;
+    std::uint64_t n_params = state_.size();
+    f("t", t);
+    f("lr", lr);
+    f("parameters", n_params);
+    if (n_params != state_.size())
+        throw std::runtime_error(name_ + ": load_state: the state holds " + std::to_string(n_params) +
+                                 " parameters, this optimizer has " + std::to_string(state_.size()));
+    // Loaded into a copy, so that a failed load leaves the optimizer as it was.
+    auto state = state_;
+    for (size_t i = 0; i < state.size(); ++i)
+        for (size_t k = 0; k < state[i].size(); ++k)
+            f("buffer." + std::to_string(i) + "." + std::to_string(k), state[i][k]);
+    extra_state_fields(f);
+    if (!f.loading()) return;
+    if (t < 0) throw std::runtime_error(name_ + ": load_state: step counter " + std::to_string(t));
+    set_lr(lr);
+    state_ = std::move(state);
+    t_ = static_cast<long>(t);
+}
+
+// The fields behind a short header, so that a stream of something else is named as such.
 void Optimizer::save_state(std::ostream& out) const {
-    write_bytes(out, kMagic, sizeof kMagic);
-    write_string(out, name_);
-    const int64_t t = t_;
-    write_bytes(out, &t, sizeof t);
-    write_bytes(out, &lr_, sizeof lr_);
-    const uint64_t n_params = state_.size();
-    write_bytes(out, &n_params, sizeof n_params);
-    for (const auto& slots : state_) {
-        const uint64_t n_slots = slots.size();
-        write_bytes(out, &n_slots, sizeof n_slots);
-        for (const auto& buf : slots) {
-            const uint64_t n = buf.size();
-            write_bytes(out, &n, sizeof n);
-            write_bytes(out, buf.data(), n * sizeof(float));
-        }
-    }
-    save_extra(out);
+    Fields f = Fields::writer();
+    const_cast<Optimizer*>(this)->state_fields(f);  // a writer only reads the object
+    const std::string bytes = std::string(kMagic, sizeof kMagic) + f.bytes();
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (!out) throw std::runtime_error(name_ + ": save_state: write failed");
 }
 
 void Optimizer::load_state(std::istream& in) {
-    char magic[sizeof kMagic];
-    read_bytes(in, magic, sizeof magic, "header");
-    if (!std::equal(magic, magic + sizeof magic, kMagic))
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.size() < sizeof kMagic || bytes.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0)
         throw std::runtime_error(name_ + ": load_state: not an optimizer state (bad header)");
-    const std::string saved = read_string(in, "algorithm name");
-    if (saved != name_)
-        throw std::runtime_error(name_ + ": load_state: the state was saved by '" + saved +
-                                 "', expected '" + name_ + "'");
-    int64_t t = 0;
-    float lr = 0.0f;
-    read_bytes(in, &t, sizeof t, "step counter");
-    read_bytes(in, &lr, sizeof lr, "learning rate");
-    uint64_t n_params = 0;
-    read_bytes(in, &n_params, sizeof n_params, "parameter count");
-    if (n_params != state_.size())
-        throw std::runtime_error(name_ + ": load_state: the state holds " +
-                                 std::to_string(n_params) + " parameters, this optimizer has " +
-                                 std::to_string(state_.size()));
-    // Read into a copy so that a failed load leaves the optimizer as it was.
-    auto state = state_;
-    for (size_t i = 0; i < state.size(); ++i) {
-        uint64_t n_slots = 0;
-        read_bytes(in, &n_slots, sizeof n_slots, "slot count");
-        if (n_slots != state[i].size())
-            throw std::runtime_error(name_ + ": load_state: parameter " + std::to_string(i) +
-                                     " has " + std::to_string(n_slots) + " state buffers, expected " +
-                                     std::to_string(state[i].size()));
-        for (auto& buf : state[i]) {
-            uint64_t n = 0;
-            read_bytes(in, &n, sizeof n, "buffer size");
-            if (n != buf.size())
-                throw std::runtime_error(name_ + ": load_state: parameter " + std::to_string(i) +
-                                         " ('" + params_[i]->name + "') has " +
-                                         std::to_string(buf.size()) + " values, the state " +
-                                         std::to_string(n));
-            read_bytes(in, buf.data(), n * sizeof(float), "state buffer");
-        }
-    }
-    load_extra(in);
-    state_ = std::move(state);
-    t_ = static_cast<long>(t);
-    set_lr(lr);
-}
-
-void write_bytes(std::ostream& out, const void* p, size_t n) {
-    out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
-}
-
-void read_bytes(std::istream& in, void* p, size_t n, const char* what) {
-    in.read(static_cast<char*>(p), static_cast<std::streamsize>(n));
-    if (static_cast<size_t>(in.gcount()) != n)
-        throw std::runtime_error(std::string("load_state: the stream ended while reading the ") +
-                                 what + " (truncated or not an optimizer state)");
-}
-
-void write_string(std::ostream& out, const std::string& s) {
-    const uint64_t n = s.size();
-    write_bytes(out, &n, sizeof n);
-    write_bytes(out, s.data(), s.size());
-}
-
-std::string read_string(std::istream& in, const char* what) {
-    uint64_t n = 0;
-    read_bytes(in, &n, sizeof n, what);
-    if (n > (1u << 20))
-        throw std::runtime_error(std::string("load_state: implausible length of the ") + what);
-    std::string s(n, '\0');
-    read_bytes(in, s.data(), n, what);
-    return s;
+    Fields f = Fields::reader(bytes.substr(sizeof kMagic), name_ + ": load_state");
+    state_fields(f);
+    f.finish();
 }
 
 }  // namespace dl

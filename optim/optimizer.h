@@ -11,14 +11,16 @@
 //
 // State buffers: an algorithm calls add_state(k) in its constructor and gets k
 // zero-initialised buffers of p.size() floats per parameter (momentum, running
-// averages, ...). save_state/load_state write them, t and lr in a small binary
-// format, so that training resumed from a checkpoint gives identical bits.
+// averages, ...). state_fields lists them, t and lr once, as named fields
+// (core/fields.h), for save_state and load_state, so that training resumed from
+// a checkpoint gives identical bits.
 #pragma once
 #include <cstdint>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "core/fields.h"
 #include "core/parameter.h"
 
 namespace dl {
@@ -43,8 +45,12 @@ public:
     // turn per-example statistics on (tape.set_statistics(true)).
     virtual bool needs_statistics() const { return false; }
 
+    // Algorithm, t, lr, every state buffer and extra_state_fields, saved or loaded by f.
+    // Loading needs the same algorithm and parameter shapes; a failed load changes nothing.
+    void state_fields(Fields& f);
+    // The same as bytes on a stream (a short header, then the fields).
     void save_state(std::ostream& out) const;
-    void load_state(std::istream& in);  // same algorithm, same parameter shapes
+    void load_state(std::istream& in);
 
 protected:
     // Called once per step after t has advanced, before the updates.
@@ -57,9 +63,8 @@ protected:
     int add_state(int count);
     float* state(size_t index, int slot) { return state_[index][slot].data(); }
 
-    // State that is not a per-parameter buffer (e.g. an RNG), saved after the buffers.
-    virtual void save_extra(std::ostream&) const {}
-    virtual void load_extra(std::istream&) {}
+    // State that is not a per-parameter buffer (e.g. an RNG), as more fields.
+    virtual void extra_state_fields(Fields&) {}
 
 private:
     void check_gradients() const;
@@ -78,12 +83,5 @@ void check_option(bool ok, const std::string& algorithm, const char* option, dou
 // A finite value >= 0 (the learning rate). An algorithm checks its options with
 // its OptionTable (optim/options.h), which knows each option's range.
 void check_nonnegative(const std::string& algorithm, const char* option, double value);
-
-// Binary helpers for save_extra/load_extra (load throws std::runtime_error
-// naming `what` when the stream ends early).
-void write_bytes(std::ostream& out, const void* p, size_t n);
-void read_bytes(std::istream& in, void* p, size_t n, const char* what);
-void write_string(std::ostream& out, const std::string& s);
-std::string read_string(std::istream& in, const char* what);
 
 }  // namespace dl

@@ -95,8 +95,13 @@ TEST_CASE("data: image folder: classes sorted by name, labels, sizes, formats") 
     ImageFolderOptions o;
     o.height = 6;
     o.width = 7;
-    Dataset d = load_image_folder(dir.path.string(), o);
+    ImageFolderReport report;
+    Dataset d = load_image_folder(dir.path.string(), o, &report);
     CHECK(d.class_names == std::vector<std::string>{"ant", "cat", "dog"});
+    // Files that are not images are counted, hidden ones are not.
+    CHECK(report.ignored == std::vector<std::string>{dir / "README", dir / "cat/notes.txt"});
+    CHECK(report.skipped.empty());
+    CHECK(d.source == dir.path.string());
     CHECK(d.classes == 3);
     CHECK(d.count == 4);
     CHECK(d.labels == std::vector<int>{0, 1, 2, 2});
@@ -133,16 +138,38 @@ TEST_CASE("data: image folder errors: missing root, no classes, empty class, unr
     CHECK_THROWS_WITH_AS(load_image_folder(dir.path.string(), o),
                          doctest::Contains(("cannot decode " + (dir / "good/broken.jpg")).c_str()),
                          std::runtime_error);
+    CHECK_THROWS_WITH_AS(load_image_folder(dir.path.string(), o),
+                         doctest::Contains("build/train --skip-unreadable leaves such files out"), std::runtime_error);
     o.skip_unreadable = true;
-    std::vector<std::string> skipped;
-    Dataset d = load_image_folder(dir.path.string(), o, &skipped);
+    ImageFolderReport report;
+    Dataset d = load_image_folder(dir.path.string(), o, &report);
     CHECK(d.count == 1);
     CHECK(d.labels == std::vector<int>{0});
     CHECK(all_near(d.image(0), d.image_size(), 7));
-    REQUIRE(skipped.size() == 1);
-    CHECK(skipped[0].find("broken.jpg") != std::string::npos);
+    REQUIRE(report.skipped.size() == 1);
+    CHECK(report.skipped[0].find("broken.jpg") != std::string::npos);
 
     fs::remove(dir.path / "good/a.png");
     CHECK_THROWS_WITH_AS(load_image_folder(dir.path.string(), o),
                          doctest::Contains("none of its 1 images could be read"), std::runtime_error);
+}
+
+TEST_CASE("data: image folder: a stop flag set while loading ends it with LoadInterrupted") {
+    TempDir dir;
+    for (int i = 0; i < 3; ++i) write_png(dir / ("a/" + std::to_string(i) + ".png"), 4, 4, 1, std::vector<uint8_t>(16, 9));
+    ImageFolderOptions o;
+    volatile std::sig_atomic_t stop = 1;
+    o.stop = &stop;
+    CHECK_THROWS_WITH_AS(load_image_folder(dir.path.string(), o),
+                         doctest::Contains("interrupted while loading its 3 images"), LoadInterrupted);
+    stop = 0;
+    CHECK(load_image_folder(dir.path.string(), o).count == 3);
+}
+
+TEST_CASE("data: image folder: a class folder named with a newline keeps its name") {
+    TempDir dir;
+    write_png(dir / "two\nlines/a.png", 4, 4, 1, std::vector<uint8_t>(16, 9));
+    write_png(dir / "plain/a.png", 4, 4, 1, std::vector<uint8_t>(16, 9));
+    Dataset d = load_image_folder(dir.path.string(), ImageFolderOptions{});
+    CHECK(d.class_names == std::vector<std::string>{"plain", "two\nlines"});
 }

@@ -10,10 +10,9 @@ namespace dl::testing {
 
 struct TempDir {
     std::filesystem::path path;
-    TempDir() {
+    explicit TempDir(const std::filesystem::path& base = std::filesystem::temp_directory_path()) {
         static int counter = 0;
-        path = std::filesystem::temp_directory_path() /
-               ("dl_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+        path = base / ("dl_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
         std::filesystem::remove_all(path);
         std::filesystem::create_directories(path);
     }

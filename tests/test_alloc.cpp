@@ -11,10 +11,13 @@
 
 namespace dl::testing {
 std::atomic<long> heap_allocations{0};
+std::atomic<std::size_t> largest_allocation{0};
 }
 
 void* operator new(std::size_t n) {
     dl::testing::heap_allocations.fetch_add(1, std::memory_order_relaxed);
+    std::size_t seen = dl::testing::largest_allocation.load(std::memory_order_relaxed);
+    while (n > seen && !dl::testing::largest_allocation.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {}
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <zlib.h>
+
 #include "tests/temp_dir.h"
 #include "data/idx.h"
 
@@ -200,7 +202,24 @@ TEST_CASE("data: a label outside the class range") {
     CHECK_THROWS_WITH_AS(load_idx(dir / "im", dir / "lb", 10),
                          doctest::Contains("lb: label 12 of example 1 is outside the class range [0, 10)"),
                          std::runtime_error);
-    CHECK(load_idx(dir / "im", dir / "lb").classes == 13);  // without a fixed class count
+    // Without a fixed class count, a stray label past 9 must not widen the classes silently.
+    CHECK_THROWS_WITH_AS(load_idx(dir / "im", dir / "lb"),
+                         doctest::Contains("lb: label 12 of example 1 makes 13 classes, but no example has label 10; "
+                                           "is the labels file damaged?"),
+                         std::runtime_error);
+    write_idx(dir / "lb255", {3}, {1, 255, 0}, false);
+    CHECK_THROWS_WITH_AS(load_idx(dir / "im", dir / "lb255"),
+                         doctest::Contains("label 255 of example 1 makes 256 classes"), std::runtime_error);
+    // Classes past ten that all have examples (EMNIST-like sets) are fine.
+    write_idx(dir / "im12", {12, 2, 2}, pattern_images(12, 2, 2), false);
+    write_idx(dir / "lb12", {12}, pattern_labels(12, 12), false);
+    CHECK(load_idx(dir / "im12", dir / "lb12").classes == 12);
+    // The test split takes the training split's class count.
+    write_split(dir, "t10k", false, 12);
+    write_idx(dir / "t10k-labels-idx1-ubyte", {12}, pattern_labels(12, 12), false);
+    CHECK_THROWS_WITH_AS(load_mnist_dir(dir.path.string(), false, 10),
+                         doctest::Contains("t10k-labels-idx1-ubyte: label 11 of example 11 is outside the class range [0, 10)"),
+                         std::runtime_error);
 
     // In a Fashion-MNIST directory the class count is known to be 10.
     fs::path fashion = dir.path / "fashion";
@@ -210,6 +229,63 @@ TEST_CASE("data: a label outside the class range") {
     CHECK_THROWS_WITH_AS(load_mnist_dir(fashion.string(), true),
                          doctest::Contains("label 12 of example 1 is outside the class range"),
                          std::runtime_error);
+}
+
+namespace {
+
+// An IDX header (unsigned bytes) with these dims, then `extra` data bytes.
+std::vector<uint8_t> idx_header(const std::vector<uint32_t>& dims, size_t extra = 0) {
+    std::vector<uint8_t> b = {0, 0, 8, uint8_t(dims.size())};
+    for (uint32_t d : dims)
+        for (int shift = 24; shift >= 0; shift -= 8) b.push_back(uint8_t(d >> shift));
+    b.resize(b.size() + extra, 7);
+    return b;
+}
+
+void write_gzip(const std::string& path, const std::vector<uint8_t>& bytes) {
+    gzFile f = gzopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    REQUIRE(gzwrite(f, bytes.data(), unsigned(bytes.size())) == int(bytes.size()));
+    REQUIRE(gzclose(f) == Z_OK);
+}
+
+}  // namespace
+
+TEST_CASE("data: header sizes are checked before allocating: wrap-around, huge images, more than the file holds") {
+    TempDir dir;
+    // 16 x 2^30 x 2^30 bytes wraps a 64-bit product to 0.
+    write_bytes(dir / "wrap", idx_header({16, 1u << 30, 1u << 30}, 8));
+    CHECK_THROWS_WITH_AS(read_idx(dir / "wrap", 3, "images"),
+                         doctest::Contains("wrap: images of 1073741824 x 1073741824 pixels, expected at most 4096 x 4096; "
+                                           "the header is corrupt"),
+                         std::runtime_error);
+    write_bytes(dir / "wrap4", idx_header({16, 1u << 30, 1u << 30, 1u << 30}, 8));
+    CHECK_THROWS_WITH_AS(read_idx(dir / "wrap4"),
+                         doctest::Contains("header claims 16 x 1073741824 x 1073741824 x 1073741824 bytes of data, "
+                                           "more than 4 GiB"),
+                         std::runtime_error);
+    // One image of 46341 x 46341 (its pixel count overflows an int).
+    write_gzip(dir / "big.gz", idx_header({1, 46341, 46341}, 100));
+    CHECK_THROWS_WITH_AS(read_idx(dir / "big.gz", 3, "images"),
+                         doctest::Contains("images of 46341 x 46341 pixels, expected at most 4096"), std::runtime_error);
+    // A plain file claiming Fashion-MNIST's 47 MB with 100 bytes: refused from its size.
+    write_bytes(dir / "short", idx_header({60000, 28, 28}, 100));
+    CHECK_THROWS_WITH_AS(read_idx(dir / "short", 3, "images"),
+                         doctest::Contains("short: file is truncated: images needs 47040000 bytes, found only 100"),
+                         std::runtime_error);
+    // A gzip file of a few dozen bytes cannot expand to 4096 x 4096 x 200 bytes (deflate: at most 1032x).
+    write_gzip(dir / "tiny.gz", idx_header({200, 4096, 4096}, 10));
+    const std::string msg = [&] {
+        try {
+            read_idx(dir / "tiny.gz", 3, "images");
+        } catch (const std::runtime_error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    }();
+    CHECK(msg.find("header claims 200 x 4096 x 4096 = 3355443200 bytes of images, but a gzip file of ") !=
+          std::string::npos);
+    CHECK(msg.find("the header is corrupt") != std::string::npos);
 }
 
 TEST_CASE("data: check_dataset, subset and class_counts") {

@@ -592,14 +592,11 @@ TEST_CASE("state: load_state errors") {
                          std::runtime_error);
     std::stringstream s3(bytes);
     Adam wrong_size({&b});
-    CHECK_THROWS_WITH_AS(wrong_size.load_state(s3),
-                         "adam: load_state: parameter 0 ('b') has 4 values, the state 3",
+    CHECK_THROWS_WITH_AS(wrong_size.load_state(s3), "adam: load_state: field 'buffer.0.0' has 3 values, expected 4",
                          std::runtime_error);
     std::stringstream s4(bytes.substr(0, bytes.size() - 5));
     Adam truncated({&a});
-    CHECK_THROWS_WITH_AS(truncated.load_state(s4),
-                         "load_state: the stream ended while reading the state buffer (truncated or "
-                         "not an optimizer state)",
+    CHECK_THROWS_WITH_AS(truncated.load_state(s4), doctest::Contains("adam: load_state: the field list is cut short"),
                          std::runtime_error);
     std::stringstream s5("not a state at all");
     CHECK_THROWS_WITH_AS(truncated.load_state(s5), "adam: load_state: not an optimizer state (bad header)",

@@ -1,6 +1,9 @@
 // End-to-end checks of build/train and build/predict: a run whose loss falls,
-// exact resumption (after a finished epoch and mid-epoch), Ctrl-C, bad input,
-// training on an image folder, and classifying images.
+// exact resumption (after a finished epoch and mid-epoch), what --resume may
+// change, fine-tuning, divergence, run folders and their lock, the validation
+// split, metrics after a kill or a full disk, Ctrl-C, bad input, training on an
+// image folder, and classifying images. tests/test_bad_input.cpp has the
+// crafted files.
 #include <doctest/doctest.h>
 #include <stb/stb_image_write.h>
 #include <sys/stat.h>
@@ -8,8 +11,14 @@
 #include <csignal>
 #include <vector>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
 #include "apps/common/report.h"
+#include "layers/checkpoint.h"
 #include "tests/run_program.h"
+#include "tests/small_data.h"
 
 using dl::testing::ProgramResult;
 using dl::testing::read_text;
@@ -35,7 +44,7 @@ std::vector<double> column(const std::string& dir, int index) {
     std::istringstream in(read_text(dir + "/metrics.csv"));
     std::vector<double> v;
     std::string line;
-    std::getline(in, line);
+    while (std::getline(in, line) && line.rfind('#', 0) == 0) {}  // comments, then the header
     while (std::getline(in, line)) {
         std::istringstream row(line);
         std::string cell;
@@ -99,7 +108,9 @@ TEST_CASE("train: statistics-based optimizers and --stats log the gradient noise
 TEST_CASE("train: Ctrl-C saves a resumable checkpoint and exits cleanly") {
     TempDir tmp;
     const std::string run = tmp.str() + "/run";
-    ProgramResult r = run_program("(" + kSmall + "--epochs 1000 --out " + run + " & pid=$!; sleep 2; kill -INT $pid; wait $pid)",
+    // Interrupted once training runs (metrics.csv is written when it starts; Ctrl-C while loading saves nothing).
+    ProgramResult r = run_program("(" + kSmall + "--epochs 1000 --out " + run + " & pid=$!; for i in $(seq 600); do [ -f " +
+                                      run + "/metrics.csv ] && break; sleep 0.1; done; sleep 0.5; kill -INT $pid; wait $pid)",
                                   tmp.str());
     CHECK(r.status == 130);
     CHECK(r.err.find("interrupted: saved a resumable checkpoint") != std::string::npos);
@@ -163,7 +174,8 @@ TEST_CASE("train and predict on an image folder of the user's own pictures") {
     CHECK(bad.err.find("metrics.csv") != std::string::npos);
     ProgramResult wrong = run_program("build/predict " + tmp.str() + "/run/best.ckpt --data", tmp.str());
     CHECK(wrong.status != 0);
-    CHECK(wrong.err.find("takes 1x28x28 images of 2 classes") != std::string::npos);
+    CHECK(wrong.err.find("is outside the class range [0, 2); wrong labels file or wrong data set? (the model " + tmp.str() +
+                         "/run/best.ckpt has 2 classes: left, right)") != std::string::npos);
 }
 
 TEST_CASE("train: schedules and batch-size rules reach the optimizer") {
@@ -210,4 +222,274 @@ TEST_CASE("train: --snapshots saves one checkpoint per cosine cycle; predict ave
     REQUIRE(p.status == 0);
     CHECK(p.out.find("with an ensemble of 2") != std::string::npos);
     CHECK(p.out.find("confusion matrix") != std::string::npos);
+}
+
+namespace {
+
+// The data rows of a run's metrics.csv (no comments, no header).
+std::vector<std::string> metric_rows(const std::string& dir) {
+    std::istringstream in(read_text(dir + "/metrics.csv"));
+    std::vector<std::string> rows;
+    std::string line;
+    while (std::getline(in, line) && line.rfind('#', 0) == 0) {}
+    while (std::getline(in, line)) rows.push_back(line);
+    return rows;
+}
+
+std::string small_train(const TempDir& tmp, const std::string& model = "mlp") {
+    return "build/train --model " + model + " --threads 2 --seed 3 --data " + dl::testing::write_small_data(tmp / "data") +
+           " ";
+}
+
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("train: --resume continues with --epochs and --lr of its command line (= forms too) and refuses the rest") {
+    TempDir tmp;
+    const std::string train = small_train(tmp);
+    const std::string a = tmp.str() + "/a", b = tmp.str() + "/b", c = tmp.str() + "/c";
+    REQUIRE(run_program(train + "--epochs 3 --optimizer adam --out " + a, tmp.str()).status == 0);
+    // --epochs=1, then raised with the = form; --out= on resume.
+    REQUIRE(run_program(train + "--epochs=1 --optimizer=adam --out=" + b, tmp.str()).status == 0);
+    ProgramResult more = run_program("build/train --resume=" + b + "/model.ckpt --epochs=3 --out=" + b, tmp.str());
+    INFO(more.err);
+    REQUIRE(more.status == 0);
+    CHECK(metrics_without_timing(b) == metrics_without_timing(a));
+    // --max-steps=5 stops after 5 steps of this process each time; without it the run goes to its end.
+    ProgramResult five = run_program(train + "--epochs 3 --optimizer adam --max-steps=5 --out " + c, tmp.str());
+    CHECK(five.status == 130);
+    ProgramResult again = run_program("build/train --resume " + c + "/model.ckpt --max-steps 4", tmp.str());
+    CHECK(again.status == 130);
+    CHECK(has(again.last_line(), "\"interrupted\": true"));
+    CHECK(metric_rows(c).empty());  // 9 steps of 9 per epoch: not yet at the end of epoch 1
+    ProgramResult rest = run_program("build/train --resume " + c + "/model.ckpt", tmp.str());
+    REQUIRE(rest.status == 0);
+    CHECK(metrics_without_timing(c) == metrics_without_timing(a));
+    // A finished run reports its real test accuracy, and trains nothing.
+    const std::string final_accuracy = a.empty() ? "" : [&] {
+        const std::vector<double> acc = column(a, 6);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.6g", acc.back());
+        return std::string(buf);
+    }();
+    ProgramResult done = run_program("build/train --resume " + a + "/model.ckpt", tmp.str());
+    INFO(done.err);
+    CHECK(done.status == 0);
+    CHECK(has(done.err, "the run has finished its 3 epochs: nothing to train (raise --epochs to go on)"));
+    CHECK(has(done.last_line(), "\"test_accuracy\": " + final_accuracy + ","));
+    CHECK(metric_rows(a).size() == 3);
+
+    // Options that would change the run are refused in one line saying what it holds; its files stay.
+    const std::string ckpt = read_text(a + "/model.ckpt"), metrics = read_text(a + "/metrics.csv");
+    for (const std::string& change : {std::string("--model cnn"), std::string("--optimizer sgd"),
+                                      std::string("--batch-size 32"), "--data " + tmp.str(), std::string("--augment")}) {
+        ProgramResult r = run_program("build/train --resume " + a + "/model.ckpt --epochs 4 " + change, tmp.str());
+        INFO(change << ": " << r.err);
+        CHECK(r.status == 1);
+        CHECK(r.err.rfind("train: --resume " + a + "/model.ckpt: the run was started with", 0) == 0);
+        CHECK(has(r.err, "--resume may change only --epochs, --lr, --threads, --out, --max-steps and --stats"));
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    }
+    ProgramResult same = run_program("build/train --resume " + a + "/model.ckpt --model mlp --optimizer adam", tmp.str());
+    CHECK(same.status == 0);  // the run's own values are not a change
+    CHECK(read_text(a + "/model.ckpt") == ckpt);
+    CHECK(read_text(a + "/metrics.csv") == metrics);
+    // A new learning rate applies from the next step.
+    ProgramResult lr = run_program("build/train --resume " + a + "/model.ckpt --epochs 4 --lr 0.0002", tmp.str());
+    INFO(lr.err);
+    REQUIRE(lr.status == 0);
+    CHECK(column(a, 7).back() == doctest::Approx(0.0002));
+}
+
+TEST_CASE("train: --init-from starts a new run from a checkpoint's weights; another task is refused") {
+    TempDir tmp;
+    const std::string train = small_train(tmp);
+    const std::string base = tmp.str() + "/base", tuned = tmp.str() + "/tuned";
+    REQUIRE(run_program(train + "--epochs 2 --optimizer adam --out " + base, tmp.str()).status == 0);
+    // No --model: the checkpoint's. A new optimizer, learning rate and epoch count.
+    ProgramResult r = run_program("build/train --init-from " + base + "/best.ckpt --data " + tmp.str() +
+                                      "/data --optimizer sgd --lr 0.01 --epochs 1 --out " + tuned,
+                                  tmp.str());
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(has(r.err, "starting from the weights of " + base + "/best.ckpt"));
+    CHECK(has(r.last_line(), "\"model\": \"mlp\", \"optimizer\": \"sgd\""));
+    // It starts where the checkpoint was: its first epoch is far better than a fresh model's.
+    CHECK(column(tuned, 2).at(0) > 0.9 * column(base, 2).back());
+    // The fine-tuned run resumes like any other.
+    CHECK(run_program("build/train --resume " + tuned + "/model.ckpt --epochs 2", tmp.str()).status == 0);
+    // Fine-tuned on data of other statistics (same classes), it keeps the checkpoint's normalisation and resumes.
+    dl::testing::SmallData bright;
+    bright.brightness = 200;
+    dl::testing::write_small_data(tmp / "bright", bright);
+    const std::string moved = tmp.str() + "/moved";
+    ProgramResult m = run_program("build/train --init-from " + base + "/best.ckpt --data " + tmp.str() +
+                                      "/bright --epochs 1 --out " + moved,
+                                  tmp.str());
+    INFO(m.err);
+    REQUIRE(m.status == 0);
+    ProgramResult resumed = run_program("build/train --resume " + moved + "/model.ckpt --epochs 2", tmp.str());
+    INFO(resumed.err);
+    CHECK(resumed.status == 0);
+    // A run whose data changed under it is refused.
+    dl::testing::write_small_data(tmp / "data", bright);
+    ProgramResult changed = run_program("build/train --resume " + base + "/model.ckpt --epochs 3", tmp.str());
+    CHECK(changed.status == 1);
+    CHECK(has(changed.err, "has changed since the run began"));
+
+    dl::testing::write_small_data(tmp / "fashion-like");
+    ProgramResult other = run_program("build/train --init-from " + base + "/best.ckpt --data " + tmp.str() +
+                                          "/fashion-like --out " + tmp.str() + "/x",
+                                      tmp.str());
+    CHECK(other.status == 1);
+    CHECK(other.err.rfind("train: class 0 is '0' in --init-from " + base + "/best.ckpt but 'T-shirt/top' in the "
+                          "training data ", 0) == 0);
+    ProgramResult model = run_program("build/train --init-from " + base + "/best.ckpt --model cnn --data " + tmp.str() +
+                                          "/data --out " + tmp.str() + "/y",
+                                      tmp.str());
+    CHECK(model.status == 1);
+    CHECK(has(model.err, "holds model mlp; --model cnn cannot take its weights"));
+    ProgramResult both = run_program("build/train --init-from " + base + "/best.ckpt --resume " + base + "/model.ckpt",
+                                     tmp.str());
+    CHECK(both.status == 1);
+    CHECK(has(both.err, "give one"));
+}
+
+TEST_CASE("train: a diverging loss stops the run with its step, learning rate and a hint, for every optimizer") {
+    TempDir tmp;
+    const std::string train = small_train(tmp);
+    const std::string run = tmp.str() + "/run";
+    REQUIRE(run_program(train + "--epochs 1 --optimizer adam --out " + run, tmp.str()).status == 0);
+    const std::string ckpt = read_text(run + "/model.ckpt");
+    // Resumed with a learning rate that makes the loss explode: stopped, and epoch 1 is kept.
+    ProgramResult r = run_program("build/train --resume " + run + "/model.ckpt --epochs 2 --lr 1e6", tmp.str());
+    INFO(r.err);
+    CHECK(r.status == 1);
+    const std::string last = r.err.substr(r.err.rfind("train: "));
+    CHECK(last.rfind("train: training diverged at step ", 0) == 0);
+    CHECK(has(last, "with learning rate 1e+06 (adam); try a smaller --lr such as 1e+05"));
+    CHECK(has(last, run + "/model.ckpt holds epoch 1, before it"));
+    CHECK(read_text(run + "/model.ckpt") == ckpt);
+    CHECK(metric_rows(run).size() == 1);
+    CHECK_FALSE(dl::file_exists(run + "/model.ckpt.tmp"));
+    const std::string cnn_bn = small_train(tmp, "cnn-bn");
+    for (const std::string& opt : {cnn_bn + "--optimizer momentum --lr 1e6", train + "--optimizer sgd --lr 1e4",
+                                   train + "--optimizer rmsprop --lr 1e4"}) {
+        ProgramResult d = run_program(opt + " --epochs 1 --limit 300 --out " + tmp.str() + "/d", tmp.str());
+        INFO(opt << ": " << d.err);
+        CHECK(d.status == 1);
+        CHECK(has(d.err, "train: training diverged at step "));
+    }
+}
+
+TEST_CASE("train: a run folder is held by one run; default folders are unique; a killed run's lock does not block") {
+    TempDir tmp;
+    const std::string train = small_train(tmp);
+    const std::string run = tmp.str() + "/run";
+    ProgramResult r = run_program("(" + train + "--epochs 1000 --out " + run + " & pid=$!; "
+                                  "for i in $(seq 100); do [ -s " + run + "/.lock ] && break; sleep 0.1; done; " +
+                                  train + "--epochs 1 --out " + run + "; status=$?; kill -9 $pid; wait $pid; exit $status)",
+                                  tmp.str());
+    INFO(r.err);
+    CHECK(r.status == 1);
+    CHECK(has(r.err, "train: " + run + " is in use by another training run (pid "));
+    // The first run was killed (-9) holding the lock: a new run takes the folder.
+    ProgramResult after = run_program(train + "--epochs 1 --out " + run, tmp.str());
+    INFO(after.err);
+    CHECK(after.status == 0);
+    // Two runs started in the same second with the default --out write to two folders.
+    const std::string repo = std::filesystem::current_path().string();
+    const std::string both = "cd " + tmp.str() + " && (" + repo + "/" + train + "--epochs 1 --limit 100 & " + repo + "/" +
+                             train + "--epochs 1 --limit 100; wait)";
+    REQUIRE(run_program(both, tmp.str()).status == 0);
+    int folders = 0;
+    for (const auto& e : std::filesystem::directory_iterator(tmp.str() + "/runs")) {
+        ++folders;
+        CHECK(dl::file_exists(e.path().string() + "/model.ckpt"));
+    }
+    CHECK(folders == 2);
+}
+
+TEST_CASE("train: best.ckpt is chosen on a validation split held out by default; metrics.csv says so") {
+    TempDir tmp;
+    const std::string train = small_train(tmp);
+    ProgramResult r = run_program(train + "--epochs 2 --out " + tmp.str() + "/run", tmp.str());
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(has(r.err, "540 training examples, 60 for validation"));
+    const std::string csv = read_text(tmp.str() + "/run/metrics.csv");
+    CHECK(csv.rfind("# best.ckpt is the epoch with the highest val_acc, on a validation split held out from the "
+                    "training set (--val-split);\n# test_loss and test_acc are results only", 0) == 0);
+    CHECK(column(tmp.str() + "/run", 4).at(0) > 0.0);  // val_acc
+    CHECK(dl::file_exists(tmp.str() + "/run/best.ckpt"));
+    ProgramResult none = run_program(train + "--epochs 1 --val-split 0 --out " + tmp.str() + "/none", tmp.str());
+    REQUIRE(none.status == 0);
+    CHECK(has(none.err, "600 training examples, no validation split (best.ckpt is not written)"));
+    CHECK_FALSE(dl::file_exists(tmp.str() + "/none/best.ckpt"));
+}
+
+TEST_CASE("train: after a kill or a full disk, --resume neither repeats a metrics row nor leaves .tmp files") {
+    TempDir tmp;
+    const std::string train = small_train(tmp);
+    const std::string run = tmp.str() + "/run", straight = tmp.str() + "/straight";
+    REQUIRE(run_program(train + "--epochs 3 --optimizer adam --out " + straight, tmp.str()).status == 0);
+    REQUIRE(run_program(train + "--epochs 1 --optimizer adam --out " + run, tmp.str()).status == 0);
+    // As a kill between the row of epoch 2 and its checkpoint leaves it, with half-written temporaries.
+    const std::vector<std::string> rows = metric_rows(straight);
+    std::ofstream(run + "/metrics.csv", std::ios::app) << rows.at(1) << "\n2,0.5,0.";
+    std::ofstream(run + "/model.ckpt.tmp") << "half";
+    std::ofstream(run + "/best.ckpt.tmp") << "half";
+    // A full disk while saving epoch 2 (file size limit, its signal ignored: writes fail with EFBIG).
+    const std::string ckpt = read_text(run + "/model.ckpt");
+    ProgramResult full = run_program("(ulimit -f 1000; trap '' XFSZ; exec build/train --resume " + run +
+                                         "/model.ckpt --epochs 3)",
+                                     tmp.str());
+    INFO(full.err);
+    CHECK(full.status == 1);
+    CHECK(has(full.err, "removed 2 temporary files that a killed run left in " + run));
+    CHECK(has(full.err, ".ckpt.tmp' failed: File too large (disk full?); the previous checkpoint, if any, is unchanged"));
+    CHECK(read_text(run + "/model.ckpt") == ckpt);
+    CHECK_FALSE(dl::file_exists(run + "/model.ckpt.tmp"));
+    CHECK_FALSE(dl::file_exists(run + "/best.ckpt.tmp"));
+    // With space again, the run ends as if nothing had happened.
+    ProgramResult rest = run_program("build/train --resume " + run + "/model.ckpt --epochs 3", tmp.str());
+    INFO(rest.err);
+    REQUIRE(rest.status == 0);
+    CHECK(metrics_without_timing(run) == metrics_without_timing(straight));
+    for (const auto& e : std::filesystem::directory_iterator(run))
+        CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+}
+
+TEST_CASE("train: a last batch of one example is left out (batch norm needs two), and the log says so") {
+    TempDir tmp;
+    const std::string train = small_train(tmp);
+    ProgramResult r = run_program(small_train(tmp, "cnn-bn") + "--epochs 1 --limit 129 --batch-size 64 --out " + tmp.str() +
+                                      "/bn",
+                                  tmp.str());
+    INFO(r.err);
+    CHECK(r.status == 0);
+    CHECK(has(r.err, "note: the last batch of each epoch (1 example) is left out: a rank would get a single example"));
+    ProgramResult drop = run_program(train + "--epochs 1 --limit 100 --batch-size 64 --drop-last --out " + tmp.str() + "/d",
+                                     tmp.str());
+    CHECK(drop.status == 0);
+    CHECK(has(drop.err, "note: the last batch of each epoch (36 examples) is left out (--drop-last)"));
+}
+
+TEST_CASE("train: cnn-bn resumes bit for bit mid-epoch: batch norm statistics and dropout's generator are saved") {
+    TempDir tmp;
+    const std::string train = small_train(tmp, "cnn-bn") + "--limit 320 --batch-size 32 --optimizer adam ";
+    const std::string a = tmp.str() + "/a", b = tmp.str() + "/b";
+    REQUIRE(run_program(train + "--epochs 2 --out " + a, tmp.str()).status == 0);
+    REQUIRE(run_program(train + "--epochs 2 --max-steps 13 --out " + b, tmp.str()).status == 130);
+    ProgramResult r = run_program("build/train --resume " + b + "/model.ckpt", tmp.str());
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(metrics_without_timing(b) == metrics_without_timing(a));
+    // The same weights and layer state (the files differ in the progress record's timings).
+    const dl::Checkpoint x = dl::read_checkpoint(a + "/model.ckpt"), y = dl::read_checkpoint(b + "/model.ckpt");
+    REQUIRE(x.tensors.size() == y.tensors.size());
+    for (size_t i = 0; i < x.tensors.size(); ++i) CHECK(x.tensors[i].second.vec() == y.tensors[i].second.vec());
+    CHECK(x.module_state == y.module_state);
+    CHECK(x.extra.at("optimizer") == y.extra.at("optimizer"));
 }

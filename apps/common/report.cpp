@@ -37,10 +37,16 @@ void write_file_atomic(const std::string& path, const std::string& content) {
         if (!out) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
         out.write(content.data(), static_cast<std::streamsize>(content.size()));
         out.flush();
-        if (!out) throw std::runtime_error("cannot write " + tmp + " (disk full?)");
+        if (!out) {
+            std::remove(tmp.c_str());
+            throw std::runtime_error("cannot write " + tmp + " (disk full?); " + path + " is unchanged");
+        }
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno));
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int e = errno;
+        std::remove(tmp.c_str());
+        throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(e));
+    }
 }
 
 std::string json_escape(const std::string& s) {
@@ -99,21 +105,43 @@ JsonLine& JsonLine::add(const std::string& k, bool value) {
     return *this;
 }
 
-CsvWriter::CsvWriter(const std::string& path, const std::vector<std::string>& header, bool append)
+namespace {
+
+// The lines of `text`; a last line without its newline (cut by a crash) is dropped.
+std::vector<std::string> complete_lines(const std::string& text) {
+    std::vector<std::string> lines;
+    size_t start = 0;
+    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+        lines.push_back(text.substr(start, nl - start));
+    return lines;
+}
+
+}  // namespace
+
+CsvWriter::CsvWriter(const std::string& path, const std::vector<std::string>& header, bool append,
+                     const std::string& comment, long keep_rows)
     : path_(path), columns_(header.size()) {
-    std::string line;
-    for (size_t i = 0; i < header.size(); ++i) line += (i ? "," : "") + header[i];
+    std::string top;
+    std::istringstream comments(comment);
+    for (std::string line; std::getline(comments, line);) top += "# " + line + "\n";
+    for (size_t i = 0; i < header.size(); ++i) top += (i ? "," : "") + header[i];
+    top += "\n";
     bool keep = false;
     if (append && file_exists(path)) {
-        std::ifstream in(path);
-        std::string first;
-        std::getline(in, first);
-        keep = first == line;
+        std::ifstream in(path, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        keep = text.compare(0, top.size(), top) == 0;
+        if (keep && keep_rows >= 0) {
+            const std::vector<std::string> rows = complete_lines(text.substr(top.size()));
+            std::string kept = top;
+            for (long r = 0; r < keep_rows && r < static_cast<long>(rows.size()); ++r) kept += rows[r] + "\n";
+            if (kept != text) write_file_atomic(path, kept);
+        }
     }
     f_ = std::fopen(path.c_str(), keep ? "a" : "w");
     if (!f_) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-    if (!keep) std::fprintf(f_, "%s\n", line.c_str());
-    std::fflush(f_);
+    if (!keep && (std::fputs(top.c_str(), f_) < 0 || std::fflush(f_) != 0))
+        throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
 }
 
 CsvWriter::~CsvWriter() {
@@ -124,9 +152,16 @@ void CsvWriter::row(const std::vector<double>& values) {
     if (values.size() != columns_)
         throw std::invalid_argument("csv " + path_ + ": row has " + std::to_string(values.size()) +
                                     " values, header has " + std::to_string(columns_));
-    for (size_t i = 0; i < values.size(); ++i) std::fprintf(f_, "%s%.8g", i ? "," : "", values[i]);
-    std::fprintf(f_, "\n");
-    std::fflush(f_);
+    std::string line;
+    for (size_t i = 0; i < values.size(); ++i) {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%s%.8g", i ? "," : "", values[i]);
+        line += buf;
+    }
+    line += "\n";
+    if (std::fputs(line.c_str(), f_) < 0 || std::fflush(f_) != 0)
+        throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno) +
+                                 " (disk full?); the rows before are kept");
 }
 
 bool ProgressBar::stderr_is_tty() { return ::isatty(2) == 1; }

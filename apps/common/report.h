@@ -9,7 +9,8 @@
 
 namespace dl {
 
-// Writes `content` to PATH.tmp, then renames it to PATH. Throws std::runtime_error.
+// Writes `content` to PATH.tmp, then renames it to PATH; on failure removes
+// PATH.tmp and throws std::runtime_error (PATH is then unchanged).
 void write_file_atomic(const std::string& path, const std::string& content);
 // mkdir -p; throws std::runtime_error naming the path.
 void make_dirs(const std::string& path);
@@ -31,11 +32,16 @@ private:
 };
 std::string json_escape(const std::string& s);
 
-// A CSV file with a header; each row is flushed so that a crash keeps the rows so far.
+// A CSV file: optional "# " comment lines, a header, then rows; each row is
+// flushed so that a crash keeps the rows so far. A failed write (disk full)
+// throws std::runtime_error naming the file.
 class CsvWriter {
 public:
-    // append = true keeps an existing file with the same header (used by --resume).
-    CsvWriter(const std::string& path, const std::vector<std::string>& header, bool append = false);
+    // append = true keeps an existing file with the same comment and header (used by
+    // --resume); keep_rows >= 0 then keeps only its first keep_rows complete rows
+    // (rows a killed run logged after its last checkpoint), rewritten atomically.
+    CsvWriter(const std::string& path, const std::vector<std::string>& header, bool append = false,
+              const std::string& comment = "", long keep_rows = -1);
     ~CsvWriter();
     CsvWriter(const CsvWriter&) = delete;
     CsvWriter& operator=(const CsvWriter&) = delete;

@@ -10,9 +10,9 @@
 
 #include "core/blas_setup.h"
 #include "apps/common/report.h"
+#include "apps/common/task.h"
 #include "core/core.h"
 #include "core/fast/dispatch.h"
-#include "layers/dropout.h"
 #include "layers/models.h"
 #include "layers/sequential.h"
 #include "layers/spec.h"
@@ -30,17 +30,6 @@ double now_seconds() {
     return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Dropout layers draw their masks from a state integer; checkpoints keep it so
-// that a resumed run draws the same masks.
-std::vector<std::uint64_t*> dropout_states(Module& m) {
-    std::vector<std::uint64_t*> out;
-    if (auto* d = dynamic_cast<Dropout*>(&m)) out.push_back(&d->rng_state());
-    if (auto* s = dynamic_cast<Sequential*>(&m))
-        for (size_t i = 0; i < s->size(); ++i)
-            for (std::uint64_t* p : dropout_states((*s)[i])) out.push_back(p);
-    return out;
-}
-
 int argmax(const float* row, int n) {
     return static_cast<int>(std::max_element(row, row + n) - row);
 }
@@ -48,12 +37,6 @@ int argmax(const float* row, int n) {
 // Names of the optimizers whose options include N_g (momentum's time constant).
 bool uses_n_g(const std::string& name) {
     return name == "momentum" || name == "momentum-ema" || name == "adam" || name == "adam-lecture";
-}
-
-std::string join_args(const std::vector<std::string>& args) {
-    std::string s;
-    for (const std::string& a : args) s += a + '\n';
-    return s;
 }
 
 }  // namespace
@@ -69,6 +52,22 @@ struct Trainer::Progress {
     double train_seconds = 0, examples = 0;      // all epochs, for examples/s
     double best_accuracy = -1;
     int snapshots = 0;
+
+    // Saved in checkpoints as the record "progress" (core/fields.h): the one list of fields.
+    void state_fields(Fields& f) {
+        f("epoch", epoch);
+        f("batch", batch);
+        f("step", step);
+        f("loss_sum", loss_sum);
+        f("correct", correct);
+        f("seen", seen);
+        f("noise_sum", noise_sum);
+        f("noise_count", noise_count);
+        f("train_seconds", train_seconds);
+        f("examples", examples);
+        f("best_accuracy", best_accuracy);
+        f("snapshots", snapshots);
+    }
 };
 
 void install_interrupt_handler() {
@@ -111,7 +110,16 @@ void Trainer::load_data() {
         ImageFolderOptions io;
         io.channels = o_.rgb ? 3 : 1;
         io.height = io.width = o_.image_size;
-        Dataset all = load_image_folder(o_.images_dir, io);
+        io.skip_unreadable = o_.skip_unreadable;
+        io.stop = &g_interrupted;
+        ImageFolderReport report;
+        Dataset all = load_image_folder(o_.images_dir, io, &report);
+        if (!report.ignored.empty())
+            log("note: " + o_.images_dir + ": left out " + std::to_string(report.ignored.size()) +
+                " files that are not .png, .jpg, .jpeg or .bmp images (e.g. " + printable(report.ignored[0]) + ")");
+        if (!report.skipped.empty())
+            log("note: " + o_.images_dir + ": --skip-unreadable left out " + std::to_string(report.skipped.size()) +
+                " images that could not be read (e.g. " + printable(report.skipped[0]) + ")");
         const int n_test = std::max(1, static_cast<int>(std::lround(all.count * o_.test_split)));
         if (n_test >= all.count)
             throw std::invalid_argument("--images " + o_.images_dir + ": " + std::to_string(all.count) +
@@ -122,16 +130,35 @@ void Trainer::load_data() {
     } else {
         const std::string dir = o_.data_dir.empty() ? default_data_dir() : o_.data_dir;
         train_ = load_mnist_dir(dir, true);
-        test_ = load_mnist_dir(dir, false);
+        test_ = load_mnist_dir(dir, false, train_.classes);  // a test label past the training classes is refused
+        check_test_set();
     }
-    const int n_val = static_cast<int>(std::lround(train_.count * o_.val_split));
+    if (g_interrupted) throw LoadInterrupted("interrupted while loading the data; nothing was written");
+    int n_val = static_cast<int>(std::lround(train_.count * o_.val_split));
+    if (o_.val_split > 0 && n_val == 0) n_val = 1;
+    if (n_val >= train_.count)
+        throw std::invalid_argument("--val-split " + std::to_string(o_.val_split) + " leaves no training example of " +
+                                    std::to_string(train_.count));
     Split s = split_train_val(train_.count, n_val, o_.seed);
     train_idx_ = s.train;
     val_idx_ = s.val;
     if (o_.limit > 0 && o_.limit < static_cast<long>(train_idx_.size())) train_idx_.resize(o_.limit);
     for (int i = 0; i < test_.count; ++i) test_idx_.push_back(i);
-    norm_ = compute_normalization(train_, train_idx_);
+    data_stats_ = norm_ = compute_normalization(train_, train_idx_);
     spec_ = ModelSpec{o_.model, train_.channels, train_.height, train_.width, train_.classes, spec_.layers};
+}
+
+// The test set must fit the training set: checked before any training, naming both files.
+void Trainer::check_test_set() const {
+    if (test_.channels != train_.channels || test_.height != train_.height || test_.width != train_.width)
+        throw std::invalid_argument("the test images " + test_.source + " are " + std::to_string(test_.channels) + "x" +
+                                    std::to_string(test_.height) + "x" + std::to_string(test_.width) +
+                                    ", the training images " + train_.source + " " + std::to_string(train_.channels) +
+                                    "x" + std::to_string(train_.height) + "x" + std::to_string(train_.width) +
+                                    "; both splits must come from one data set");
+    if (test_.class_names != train_.class_names)
+        throw std::invalid_argument("the test set " + test_.source + " has other classes than the training set " +
+                                    train_.source);
 }
 
 // From the command line's options to the optimizer's, applying the lecture's
@@ -171,23 +198,58 @@ float Trainer::lr_at(long step, double epoch) const {
     return lr * batch_growth_at(growth_, static_cast<int>(epoch)).lr_factor;
 }
 
-void Trainer::resume(const Checkpoint& ck) {
-    load_state(*model_, ck, "checkpoint");
+void Trainer::resume(const Checkpoint& ck, const std::string& path) {
+    const std::string where = "--resume " + path + ": ";
+    const Task task = read_task(ck, path);
+    check_data_fits(task, "the run", train_, "the training data " + train_.source + " now");
+    // The statistics of the training split as the run began (the model's normalisation may be
+    // another's, inherited with --init-from): other numbers now mean other data.
+    Normalization then = task.norm;
+    if (auto it = ck.extra.find("train_statistics"); it != ck.extra.end()) {
+        Fields f = Fields::reader(it->second, where + "the 'train_statistics' record");
+        then = Normalization{data_stats_.mean, data_stats_.std};
+        f("mean", then.mean);
+        f("std", then.std);
+        f.finish();
+    }
+    if (!similar_normalization(then, data_stats_))
+        throw std::invalid_argument(where + "the training data " + train_.source + " has changed since the run began (" +
+                                    describe_normalization(data_stats_) + " now, " + describe_normalization(then) +
+                                    " then)");
+    if (ck.spec.name != spec_.name)
+        throw std::invalid_argument(where + "it holds model " + ck.spec.name + ", not " + spec_.name);
+    load_state(*model_, ck, path);
+    norm_ = task.norm;
     auto get = [&](const std::string& key) -> const std::string& {
         auto it = ck.extra.find(key);
         if (it == ck.extra.end())
-            throw std::runtime_error("checkpoint has no '" + key + "' record: it was not written by build/train");
+            throw std::runtime_error(where + "no '" + key + "' record: it was not written by build/train");
         return it->second;
     };
     std::istringstream opt(get("optimizer"));
     opt_->load_state(opt);
-    std::istringstream in(get("progress"));
-    Progress& p = *p_;
-    in >> p.epoch >> p.batch >> p.step >> p.loss_sum >> p.correct >> p.seen >> p.noise_sum >> p.noise_count >>
-        p.train_seconds >> p.examples >> p.best_accuracy >> p.snapshots;
-    std::vector<std::uint64_t*> states = dropout_states(*model_);
-    for (std::uint64_t* s : states) in >> *s;
-    if (!in) throw std::runtime_error("checkpoint: the 'progress' record is damaged");
+    Progress p;
+    Fields in = Fields::reader(get("progress"), where + "the 'progress' record");
+    p.state_fields(in);
+    in.finish();
+    if (p.epoch < 0 || p.batch < 0 || p.step < 0)
+        throw std::runtime_error(where + "the 'progress' record holds epoch " + std::to_string(p.epoch) + ", batch " +
+                                 std::to_string(p.batch) + ", step " + std::to_string(p.step));
+    *p_ = p;
+}
+
+void Trainer::init_from(const Checkpoint& ck, const std::string& path) {
+    const std::string what = "--init-from " + path;
+    const Task task = read_task(ck, path);
+    if (ck.spec.name != spec_.name)
+        throw std::invalid_argument(what + " holds model " + ck.spec.name + "; --model " + spec_.name +
+                                    " cannot take its weights");
+    check_data_fits(task, what, train_, "the training data " + train_.source);
+    load_state(*model_, ck, path);
+    // The weights expect inputs normalised as in their training: keep its statistics.
+    norm_ = task.norm;
+    log("starting from the weights of " + path + " (" + describe_normalization(norm_) +
+        "), with a new optimizer, schedule and data order");
 }
 
 std::map<std::string, std::string> Trainer::extras() const {
@@ -195,27 +257,20 @@ std::map<std::string, std::string> Trainer::extras() const {
     std::ostringstream opt;
     opt_->save_state(opt);
     x["optimizer"] = opt.str();
-    std::ostringstream p;
-    p.precision(17);
-    const Progress& q = *p_;
-    p << q.epoch << ' ' << q.batch << ' ' << q.step << ' ' << q.loss_sum << ' ' << q.correct << ' ' << q.seen << ' '
-      << q.noise_sum << ' ' << q.noise_count << ' ' << q.train_seconds << ' ' << q.examples << ' '
-      << q.best_accuracy << ' ' << q.snapshots;
-    for (std::uint64_t* s : dropout_states(*model_)) p << ' ' << *s;
-    x["progress"] = p.str();
-    x["args"] = join_args(o_.args);
-    std::ostringstream n;
-    n.precision(9);
-    for (size_t c = 0; c < norm_.mean.size(); ++c) n << norm_.mean[c] << ' ' << norm_.std[c] << ' ';
-    x["normalization"] = n.str();
-    std::string names;
-    for (const std::string& s : train_.class_names) names += s + '\n';
-    x["class_names"] = names;
+    Fields progress = Fields::writer("the training progress");
+    p_->state_fields(progress);
+    x["progress"] = progress.bytes();
+    x["args"] = encode_strings(o_.args);
+    Fields stats = Fields::writer("the training data's statistics");
+    Normalization d = data_stats_;
+    stats("mean", d.mean);
+    stats("std", d.std);
+    x["train_statistics"] = stats.bytes();
     return x;
 }
 
 void Trainer::save(const std::string& path) {
-    if (dist_.is_root()) save_checkpoint(path, spec_, *model_, extras());
+    if (dist_.is_root()) save_checkpoint(path, spec_, *model_, extras(), data_info(train_.class_names, norm_));
 }
 
 // One step on this rank's shard of a global batch.
@@ -232,24 +287,33 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
         labels_.assign(batch.y.begin() + begin, batch.y.begin() + end);
         Var x = tape_.input(batch.x.data() + static_cast<size_t>(begin) * image,
                             Shape{local, spec_.channels, spec_.height, spec_.width});
-        Var logits = model_->forward(tape_, x);
-        Var loss = softmax_cross_entropy(tape_, logits, labels_);
-        tape_.backward(loss);
-        const float* z = tape_.value(logits).data();
-        for (int r = 0; r < local; ++r)
-            sums[1] += argmax(z + static_cast<size_t>(r) * spec_.classes, spec_.classes) == labels_[r];
-        sums[0] = tape_.value(loss)[0] * static_cast<double>(local);
+        try {
+            Var logits = model_->forward(tape_, x);
+            Var loss = softmax_cross_entropy(tape_, logits, labels_);
+            tape_.backward(loss);
+            const float* z = tape_.value(logits).data();
+            for (int r = 0; r < local; ++r)
+                sums[1] += argmax(z + static_cast<size_t>(r) * spec_.classes, spec_.classes) == labels_[r];
+            sums[0] = tape_.value(loss)[0] * static_cast<double>(local);
+        } catch (const std::runtime_error& e) {  // the tape found NaN or infinity
+            step_error_ = e.what();
+            sums[0] = NAN;  // every rank learns of it through the sums, and all stop at this step
+        }
     }
     if (dist_.active()) {
         allreduce_gradients(local, global);
         dist_.allreduce_sum(sums, 3);
     }
+    // Divergence is judged before the step, so the weights that gave this loss are not moved further.
+    const double mean_loss = sums[0] / global;
+    if (!std::isfinite(mean_loss)) diverged(mean_loss, step_error_);
+    if (mean_loss > 100.0 * std::log(std::max(2, spec_.classes))) diverged(mean_loss, "");
     if (sums[2] > 0) g_interrupted = 1;  // one rank interrupted: all stop at the same step
     Progress& p = *p_;
     opt_->set_lr(lr_at(p.step, epoch + static_cast<double>(index) / batches));
     opt_->step();
     ++p.step;
-    if (o_.max_steps > 0 && p.step >= o_.max_steps) g_interrupted = 1;
+    if (o_.max_steps > 0 && p.step - start_step_ >= o_.max_steps) g_interrupted = 1;
     p.loss_sum += sums[0];
     p.correct += sums[1];
     p.seen += global;
@@ -257,6 +321,34 @@ void Trainer::train_step(const Batch& batch, int epoch, int index, int batches) 
         p.noise_sum += gradient_noise_scale(params_).noise_scale;
         ++p.noise_count;
     }
+}
+
+// The loss of a batch is non-finite, or a hundred times an untrained model's
+// (ln C): the run has diverged. Says where, with which learning rate, and what to try.
+void Trainer::diverged(double loss, const std::string& detail) const {
+    const Progress& p = *p_;
+    const float lr = lr_at(p.step, p.epoch + static_cast<double>(p.batch) / std::max(1, loader_ ? loader_->batches_per_epoch() : 1));
+    char value[32], line[512];
+    std::snprintf(value, sizeof value, "%.3g", loss);
+    std::snprintf(line, sizeof line,
+                  "training diverged at step %ld (epoch %d, batch %d): the batch loss is %s%s (an untrained model's "
+                  "is %.3g) with learning rate %.3g (%s); try a smaller --lr such as %.3g%s",
+                  p.step + 1, p.epoch + 1, p.batch + 1, std::isfinite(loss) ? value : "not finite",
+                  detail.empty() ? "" : (" (" + detail + ")").c_str(), std::log(std::max(2, spec_.classes)),
+                  static_cast<double>(lr), o_.optimizer.c_str(), static_cast<double>(lr) / 10.0,
+                  o_.schedule.warmup_epochs > 0 ? "" : ", or a warm-up (--warmup-epochs 1)");
+    std::string msg = line;
+    if (p.epoch > 0) msg += "; " + o_.out + "/model.ckpt holds epoch " + std::to_string(p.epoch) + ", before it";
+    throw Diverged(msg);
+}
+
+// After an epoch: a weight that became NaN or infinite in the last step shows no loss yet.
+void Trainer::check_finite_parameters(const std::string& when) const {
+    for (const Parameter* q : params_)
+        for (size_t i = 0; i < q->size(); ++i)
+            if (!std::isfinite(q->value[i]))
+                diverged(NAN, "parameter '" + q->name + "' became " + (std::isnan(q->value[i]) ? "NaN" : "infinite") +
+                                  " " + when);
 }
 
 // Sums gradients (and statistics) over ranks in one fused buffer. Each rank's
@@ -293,6 +385,15 @@ bool Trainer::train_epoch(int epoch) {
         lo.batch_size = bs;
         lo.seed = o_.seed;
         lo.norm = norm_;
+        // A last batch that would give a rank a single example is left out: batch norm
+        // cannot normalise one example, and one example makes a noisy step.
+        const int last = static_cast<int>(train_idx_.size() % static_cast<size_t>(bs));
+        lo.drop_last = o_.drop_last || (last > 0 && last < 2 * dist_.size());
+        if (lo.drop_last && last > 0 && p_->epoch == epoch && p_->batch == 0)
+            log("note: the last batch of each epoch (" + std::to_string(last) + (last == 1 ? " example" : " examples") +
+                ") is left out" +
+                (o_.drop_last ? " (--drop-last)" : ": a rank would get a single example, which batch norm cannot "
+                                                   "normalise; --drop-last leaves out every incomplete last batch"));
         if (o_.augment) {
             lo.augment.crop_padding = o_.crop_padding;
             lo.augment.horizontal_flip = true;
@@ -359,17 +460,29 @@ TrainResult Trainer::run() {
     if (dist_.is_root()) make_dirs(o_.out);
     const std::vector<std::string> header{"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
                                           "test_acc", "lr", "batch_size", "examples_per_s", "noise_scale", "seconds"};
+    const std::string comment =
+        "best.ckpt is the epoch with the highest val_acc, on a validation split held out from the training set "
+        "(--val-split);\ntest_loss and test_acc are results only: they never choose a checkpoint.";
+    Progress& p = *p_;
     std::unique_ptr<CsvWriter> csv;
-    if (dist_.is_root()) csv = std::make_unique<CsvWriter>(o_.out + "/metrics.csv", header, p_->epoch > 0 || p_->batch > 0);
+    // On --resume, rows past the checkpoint's epoch (logged by a run killed before its checkpoint) go.
+    if (dist_.is_root())
+        csv = std::make_unique<CsvWriter>(o_.out + "/metrics.csv", header, p.epoch > 0 || p.batch > 0, comment, p.epoch);
     log("model " + o_.model + " (" + std::to_string(count_parameters(*model_)) + " parameters), optimizer " +
         o_.optimizer + (tape_.statistics() ? " with per-example statistics" : "") + ", " +
-        std::to_string(train_idx_.size()) + " training examples" +
+        std::to_string(train_idx_.size()) + " training examples, " +
+        (val_idx_.empty() ? std::string("no validation split (best.ckpt is not written)")
+                          : std::to_string(val_idx_.size()) + " for validation") +
         (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
         std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels() + ", SIMD " + fast::simd_target());
     if (dist_.is_root()) log(summary(*model_, Shape{spec_.channels, spec_.height, spec_.width}));
     TrainResult r;
-    Eval test;
-    Progress& p = *p_;
+    Eval test{NAN, NAN};  // reported as null when no epoch ended (interrupted in the first)
+    start_step_ = p.step;
+    if (p.epoch >= o_.epochs) {  // --resume of a finished run: report its result, train nothing
+        test = evaluate(test_, test_idx_);
+        log("the run has finished its " + std::to_string(p.epoch) + " epochs: nothing to train (raise --epochs to go on)");
+    }
     while (p.epoch < o_.epochs) {
         const double t0 = now_seconds();
         if (!train_epoch(p.epoch)) {
@@ -378,6 +491,7 @@ TrainResult Trainer::run() {
             log("interrupted: saved a resumable checkpoint; continue with: build/train --resume " + o_.out + "/model.ckpt");
             break;
         }
+        check_finite_parameters("in the last step of epoch " + std::to_string(p.epoch + 1));
         const double train_secs = now_seconds() - t0;
         Eval val = evaluate(train_, val_idx_);
         test = evaluate(test_, test_idx_);
@@ -394,13 +508,13 @@ TrainResult Trainer::run() {
                       val_idx_.empty() ? "" : ("val acc " + std::to_string(val.accuracy).substr(0, 6) + " ").c_str(),
                       test.loss, test.accuracy, opt_->lr(), rate);
         log(std::string(line) + (p.noise_count ? "  noise scale " + std::to_string(noise) : ""));
-        const double score = val_idx_.empty() ? test.accuracy : val.accuracy;
         p.epoch += 1;
         p.batch = 0;
         p.loss_sum = p.correct = p.seen = p.noise_sum = 0;
         p.noise_count = 0;
-        if (score > p.best_accuracy) {
-            p.best_accuracy = score;
+        // best.ckpt is chosen on validation only; without a validation split there is none.
+        if (!val_idx_.empty() && val.accuracy > p.best_accuracy) {
+            p.best_accuracy = val.accuracy;
             save(o_.out + "/best.ckpt");
         }
         if (o_.snapshots && schedule_->cycle_ends(p.epoch)) save(o_.out + "/snapshot-" + std::to_string(++p.snapshots) + ".ckpt");

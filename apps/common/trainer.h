@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,17 +34,19 @@ struct TrainOptions {
     std::vector<int> milestones;    // step decay and batch growth
     float decay_factor = 0.1f;
     bool scale_with_batch = false;  // --lr and --momentum-n are per-example eta', N'_g
+    bool skip_unreadable = false;   // image folders: leave out images that fail to decode (counted in the log)
     bool augment = false;
     int crop_padding = 2;           // --augment: random crops of the image padded by this many pixels
-    double val_split = 0.0;         // fraction of the training set held out for validation
+    double val_split = 0.1;         // fraction of the training set held out for validation (chooses best.ckpt)
+    bool drop_last = false;         // leave out every incomplete last batch (a batch of one always is)
     uint64_t seed = 1;
     int threads = 2;
     bool stats = false;             // log per-example statistics even if the optimizer needs none
     std::string out;                // run directory
     long limit = 0;                 // use only this many training examples (0: all)
     bool snapshots = false;         // save a checkpoint at the end of every cosine cycle
-    long max_steps = 0;             // stop as if interrupted after this many steps (0: never)
-    std::vector<std::string> args;  // the command line, stored in checkpoints for --resume
+    long max_steps = 0;             // stop as if interrupted after this many steps of this process (0: never)
+    std::vector<std::string> args;  // the run's options, stored in checkpoints for --resume
 };
 
 struct TrainResult {
@@ -53,15 +56,26 @@ struct TrainResult {
     bool interrupted = false;
 };
 
-// Ctrl-C: the loop finishes the current step, saves a resumable checkpoint and returns.
+// Ctrl-C: the loop finishes the current step, saves a resumable checkpoint and
+// returns; while an image folder loads, loading stops (LoadInterrupted).
 void install_interrupt_handler();
+
+// Thrown when the loss diverges (non-finite, or orders of magnitude above an
+// untrained model's): names the step, the learning rate and what to try.
+struct Diverged : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 class Trainer {
 public:
     Trainer(const TrainOptions& options, Distributed& dist);
     ~Trainer();
-    // Restores model, optimizer and loop position from a checkpoint of this run.
-    void resume(const Checkpoint& ck);
+    // Restores model, optimizer and loop position from a checkpoint of this run;
+    // refuses one whose classes or data statistics differ from the data now.
+    void resume(const Checkpoint& ck, const std::string& path);
+    // Fine-tuning: starts from the checkpoint's weights (and its normalisation), with
+    // this run's optimizer, schedule and data; refuses another model, input shape or classes.
+    void init_from(const Checkpoint& ck, const std::string& path);
     TrainResult run();
 
     Module& model() { return *model_; }
@@ -74,6 +88,9 @@ private:
     };
 
     void load_data();
+    void check_test_set() const;
+    void check_finite_parameters(const std::string& when) const;
+    [[noreturn]] void diverged(double loss, const std::string& detail) const;
     void build_optimizer(int batch_size);
     BatchGrowthConfig growth_config() const;
     int batch_size_for(int epoch) const;
@@ -91,7 +108,8 @@ private:
     Distributed& dist_;
     Dataset train_, test_;
     std::vector<int> train_idx_, val_idx_, test_idx_;
-    Normalization norm_;
+    Normalization norm_;           // what the model's inputs are normalised with (--init-from: the checkpoint's)
+    Normalization data_stats_;     // the training split's own statistics (a resumed run checks its data by them)
     ModelSpec spec_;
     std::unique_ptr<Module> model_;
     ParameterList params_;         // the model's, listed once (a step must not allocate)
@@ -103,6 +121,8 @@ private:
     Tape tape_, eval_tape_;
     std::vector<int> labels_;      // this rank's labels of the current batch
     std::vector<float> reduce_buf_;  // fused gradients (and statistics) for allreduce
+    std::string step_error_;         // why this rank's last forward/backward failed (non-finite values)
+    long start_step_ = 0;            // p_->step when run() began (--max-steps counts from here)
     std::unique_ptr<Progress> p_;
 };
 

@@ -54,7 +54,8 @@ std::vector<EpochRow> read_metrics(const std::string& run_dir) {
     std::ifstream in(path);
     if (!in) return {};
     std::string line;
-    if (!std::getline(in, line)) return {};
+    while (std::getline(in, line) && line.rfind('#', 0) == 0) {}  // build/train's comment lines
+    if (!in) return {};
     const std::vector<std::string> header = split_csv(line);
     auto col = [&](const char* name) {
         auto it = std::find(header.begin(), header.end(), name);

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "apps/common/report.h"
+#include "core/fields.h"
 #include "layers/checkpoint.h"
 
 namespace dl::study {
@@ -56,8 +57,8 @@ void append_line(const std::string& path, const std::string& line) {
 
 long count_rows(const std::string& run_dir) {
     std::ifstream in(run_dir + "/metrics.csv");
-    long n = -1;  // the header
-    for (std::string line; std::getline(in, line);) n += !line.empty();
+    long n = -1;  // the header (after build/train's "#" comment lines)
+    for (std::string line; std::getline(in, line);) n += !line.empty() && line[0] != '#';
     return std::max(0L, n);
 }
 
@@ -81,9 +82,10 @@ std::string resume_point(const std::string& ckpt) {
         Checkpoint ck = read_checkpoint(ckpt);
         auto it = ck.extra.find("progress");
         if (it == ck.extra.end()) return "?";
-        std::istringstream in(it->second);
+        Fields in = Fields::reader(it->second, ckpt + ": progress");  // named fields (core/fields.h)
         int epoch = 0, batch = 0;
-        in >> epoch >> batch;
+        in("epoch", epoch);
+        in("batch", batch);
         return "epoch " + std::to_string(epoch) + " batch " + std::to_string(batch);
     } catch (const std::exception& e) {
         return std::string("? (") + e.what() + ")";

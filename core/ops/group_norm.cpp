@@ -41,19 +41,31 @@ struct GroupNormSaved {
     Tensor sums;       // backward: per example sum dy xhat (P) | sum dy (P), (N,2,P)
 };
 
+// The loops below walk a group as its affine parameters p (channels) times the A
+// values of each, so that no index is divided per value; the sums run in double,
+// vectorised (omp simd: the lanes' partial sums are added at the end).
+
 // One example: xhat, invstd (G) and y (F) from x (F).
 void normalize_example(float* y, float* xhat, float* invstd, const float* x, const float* gamma, const float* beta,
                        const NormGroups& g, float eps) {
     for (int k = 0; k < g.G; ++k) {
         const long o = (long)k * g.M;
-        double mean = 0.0, var = 0.0;
-        for (int i = 0; i < g.M; ++i) mean += x[o + i];
-        mean /= g.M;
-        for (int i = 0; i < g.M; ++i) var += (x[o + i] - mean) * (x[o + i] - mean);
+        const float* xg = x + o;
+        double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < g.M; ++i) sum += xg[i];
+        const double mean = sum / g.M;
+        double var = 0.0;
+#pragma omp simd reduction(+ : var)
+        for (int i = 0; i < g.M; ++i) var += (xg[i] - mean) * (xg[i] - mean);
         invstd[k] = (float)(1.0 / std::sqrt(var / g.M + eps));
-        for (int i = 0; i < g.M; ++i) {
-            xhat[o + i] = (float)(x[o + i] - mean) * invstd[k];
-            y[o + i] = gamma[(o + i) / g.A] * xhat[o + i] + beta[(o + i) / g.A];
+        const float m = (float)mean, is = invstd[k];
+        for (long p = o / g.A; p < (o + g.M) / g.A; ++p) {  // the group's affine parameters
+            const long at = p * g.A;
+            for (int j = 0; j < g.A; ++j) {
+                xhat[at + j] = (x[at + j] - m) * is;
+                y[at + j] = gamma[p] * xhat[at + j] + beta[p];
+            }
         }
     }
 }
@@ -63,25 +75,31 @@ void normalize_example(float* y, float* xhat, float* invstd, const float* x, con
 void backward_example(float* dx, float* sums, const float* dy, const float* xhat, const float* invstd,
                       const float* gamma, const NormGroups& g) {
     const long P = g.P();
-    for (long p = 0; p < 2 * P; ++p) sums[p] = 0.0f;
-    for (long i = 0; i < g.F(); ++i) {
-        sums[i / g.A] += dy[i] * xhat[i];
-        sums[P + i / g.A] += dy[i];
+    for (long p = 0; p < P; ++p) {
+        const long at = p * g.A;
+        float s_dyx = 0.0f, s_dy = 0.0f;
+#pragma omp simd reduction(+ : s_dyx, s_dy)
+        for (int j = 0; j < g.A; ++j) {
+            s_dyx += dy[at + j] * xhat[at + j];
+            s_dy += dy[at + j];
+        }
+        sums[p] = s_dyx;
+        sums[P + p] = s_dy;
     }
     if (!dx) return;
     for (int k = 0; k < g.G; ++k) {
         const long o = (long)k * g.M;
-        float mean_d = 0.0f, mean_dx = 0.0f;  // mean(dxhat), mean(dxhat xhat)
-        for (int i = 0; i < g.M; ++i) {
-            const float d = dy[o + i] * gamma[(o + i) / g.A];
-            mean_d += d;
-            mean_dx += d * xhat[o + i];
+        // mean(dxhat) and mean(dxhat xhat), with dxhat = dy gamma_p: from the sums per parameter
+        double mean_d = 0.0, mean_dx = 0.0;
+        for (long p = o / g.A; p < (o + g.M) / g.A; ++p) {
+            mean_d += (double)gamma[p] * sums[P + p];
+            mean_dx += (double)gamma[p] * sums[p];
         }
-        mean_d /= g.M;
-        mean_dx /= g.M;
-        for (int i = 0; i < g.M; ++i) {
-            const float d = dy[o + i] * gamma[(o + i) / g.A];
-            dx[o + i] += invstd[k] * (d - mean_d - xhat[o + i] * mean_dx);
+        const float md = (float)(mean_d / g.M), mdx = (float)(mean_dx / g.M), is = invstd[k];
+        for (long p = o / g.A; p < (o + g.M) / g.A; ++p) {
+            const long at = p * g.A;
+            for (int j = 0; j < g.A; ++j)
+                dx[at + j] += is * (dy[at + j] * gamma[p] - md - xhat[at + j] * mdx);
         }
     }
 }
