@@ -8,12 +8,15 @@
 # make deps     install the Debian packages the project needs
 # make clean
 
+# The default build runs on any x86-64 CPU (and any aarch64 one): the SIMD kernels of
+# core/fast/ are compiled for AVX-512, AVX2 (NEON) and scalar, and the best one this CPU
+# has is picked at run time (DL_SIMD caps it), so their speed needs no -march=native.
 CXX      ?= g++
-OPT      ?= -O3 -march=native
+OPT      ?= -O3
 # -fno-math-errno: no program reads errno after sqrt, and without it GCC keeps a scalar
 # sqrt (with a branch to set errno) in every elementwise loop: Adam's update ran unvectorised.
 CXXFLAGS += -std=c++17 $(OPT) -fno-math-errno -fopenmp -Wall -Wextra -I. -MMD -MP
-LDLIBS   += -lopenblas -lstb -lz -lpthread
+LDLIBS   += -lopenblas -lhwy -lstb -lz -lpthread
 
 # MPI (data-parallel training) when Open MPI's compiler wrapper is installed.
 ifneq ($(shell command -v mpicxx 2>/dev/null),)
@@ -39,18 +42,26 @@ TEST_SRC    := $(wildcard tests/*.cpp)
 TEST_OBJ    := $(TEST_SRC:%.cpp=build/obj/%.o)
 PARTS       := build/libdl_study.a build/libdl_lecture.a build/libdl_train.a build/libdl.a
 
+# build/bench_onednn (our convolutions beside Intel's oneDNN) when oneDNN is installed
+# (Debian libdnnl-dev): optional, like PyTorch for apps/compare_pytorch.py.
+ifneq ($(wildcard /usr/include/dnnl.hpp),)
+OPTIONAL    += build/bench_onednn
+endif
+
 .PHONY: all test demo bench lecture study deps clean sanitize
 # The programs' objects are kept (not deleted as intermediate files), so that a
 # second `make` relinks nothing.
 .SECONDARY: $(APP_SRC:%.cpp=build/obj/%.o)
-all: $(PARTS) $(APPS) build/tests
+all: $(PARTS) $(APPS) build/tests $(OPTIONAL)
 
-# Every object is rebuilt when the compiler or its flags change (`make OPT=...`, a flag
-# added here): build/flags.txt holds the last ones and is rewritten only when they differ.
-FLAGS_STAMP := build/flags.txt
-$(shell mkdir -p build && (echo '$(CXX) $(CXXFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CXX) $(CXXFLAGS)' > $(FLAGS_STAMP)))
+# Every object depends on the compiler and flags it was built with (build/flags), so a
+# new OPT (say OPT='-O3 -march=native') rebuilds everything instead of mixing objects.
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(CXX) $(CXXFLAGS)' | cmp -s - $@ || echo '$(CXX) $(CXXFLAGS)' > $@
+.PHONY: FORCE
 
-build/obj/%.o: %.cpp $(FLAGS_STAMP)
+build/obj/%.o: %.cpp build/flags
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
@@ -72,6 +83,9 @@ build/train build/lecture build/tests: LDLIBS += $(MPI_LIBS)
 
 build/%: build/obj/apps/%.o build/libdl.a
 	$(CXX) $(CXXFLAGS) $< $(filter %.a,$(filter-out build/libdl.a,$^)) build/libdl.a -o $@ $(LDLIBS)
+
+build/bench_onednn: build/obj/apps/optional/bench_onednn.o build/libdl.a
+	$(CXX) $(CXXFLAGS) $< build/libdl.a -o $@ $(LDLIBS) -ldnnl
 
 build/tests: $(TEST_OBJ) $(PARTS)
 	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(PARTS) -o $@ $(LDLIBS)
@@ -118,4 +132,5 @@ study: deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(STUDY_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d)
+-include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(STUDY_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d) \
+         build/obj/apps/optional/bench_onednn.d

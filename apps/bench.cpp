@@ -28,6 +28,8 @@
 
 #include "core/blas_setup.h"
 #include "core/core.h"
+#include "core/fast/conv.h"
+#include "core/fast/dispatch.h"
 #include "core/fast/gemm.h"
 #include "core/float_mode.h"
 #include "core/ops_nn.h"
@@ -251,6 +253,30 @@ Result conv2d_case(const Options& o, bool backward) {
     return r;
 }
 
+// One convolution layer of a user-sized model, forward and backward (dx, dW, db) as in a
+// training step: x (N,C,HW,HW) -> (N,OC,OH,OW), kernel K, stride S, "same" padding K/2.
+// The note says whether the fast floor runs it or why the reference path does.
+Result conv_layer_case(const Options& o, const std::string& name, int N, int C, int HW, int OC, int K, int S) {
+    const int P = K / 2;
+    Parameter w("weight", Shape{OC, C, K, K}), b("bias", Shape{OC});
+    w.value = random_tensor(w.value.shape(), 3);
+    b.value = random_tensor(b.value.shape(), 4);
+    const Tensor x = random_tensor(Shape{N, C, HW, HW}, 5);
+    Tape tape;
+    Result r(name, N);
+    time_median(r, o, [&] {
+        tape.reset();
+        w.zero_grad();
+        b.zero_grad();
+        tape.backward(sum(tape, conv2d(tape, tape.input(x, true), w, &b, S, P)));
+    });
+    const ConvGeom g{N, C, HW, HW, OC, K, K, S, P};
+    r.gflop = 3 * 2.0 * N * OC * g.K() * g.OHW() * 1e-9;  // forward, dW and dx
+    const char* why = fast::conv2d_fallback_reason(g);
+    r.note = "forward + backward (dx, dW, db); " + std::string(why ? std::string("reference path: ") + why : "fast floor");
+    return r;
+}
+
 // The mlp's first layer alone: x (128,784) -> (128,256). In a training step its
 // input needs no gradient, so backward is dW and db only.
 Result linear_case(const Options& o, bool backward) {
@@ -289,7 +315,7 @@ Result sgemm_case(const Options& o, const char* name, int M, int N, int K) {
 
 // The same conv2 GEMM as 64 per-example GEMMs (32,196,400) in an OpenMP loop,
 // OpenBLAS single-threaded inside: the best im2col + GEMM could do (the direct
-// kernels of core/fast/conv_direct.cpp do better on this layer).
+// kernels of core/fast/conv_hwy.cpp do better on this layer).
 Result sgemm_per_example(const Options& o) {
     const int E = 64, M = 32, N = 196, K = 400;
     const Tensor A = random_tensor(Shape{M, K}, 6), B = random_tensor(Shape{E, K, N}, 7);
@@ -431,6 +457,11 @@ struct Case {
     std::function<Result(const Options&)> run;
 };
 
+// The user-sized convolution layers, batch 64 (apps/compare_pytorch.py runs the same).
+Case conv_layer(const char* name, int C, int HW, int OC, int K, int S) {
+    return {name, [=](const Options& o) { return conv_layer_case(o, name, 64, C, HW, OC, K, S); }};
+}
+
 const std::vector<Case>& cases() {
     static const std::vector<Case> all = {
         {"mlp_train_step", [](const Options& o) { return train_step(o, "mlp", 128); }},
@@ -440,6 +471,10 @@ const std::vector<Case>& cases() {
         {"cnn_inference", cnn_inference},
         {"conv2d_forward", [](const Options& o) { return conv2d_case(o, false); }},
         {"conv2d_backward", [](const Options& o) { return conv2d_case(o, true); }},
+        conv_layer("conv_5x5_32to64_14x14", 32, 14, 64, 5, 1),
+        conv_layer("conv_3x3_64to128_7x7", 64, 7, 128, 3, 1),
+        conv_layer("conv_3x3s2_64to128_14x14", 64, 14, 128, 3, 2),
+        conv_layer("conv_5x5_1to32_28x28", 1, 28, 32, 5, 1),
         {"linear_forward", [](const Options& o) { return linear_case(o, false); }},
         {"linear_backward", [](const Options& o) { return linear_case(o, true); }},
         {"sgemm", [](const Options& o) { return sgemm_case(o, "sgemm", 32, 12544, 400); }},
@@ -468,7 +503,8 @@ std::string json_line(const Result& r, const Options& o) {
       << ", \"cpu_ms_per_step\": " << r.cpu_ms;
     if (r.gflop > 0) s << ", \"gflops\": " << r.gflop / (r.ms * 1e-3);
     if (r.ratio_to_plain > 0) s << ", \"ratio_to_plain\": " << r.ratio_to_plain << ", \"plain_ms\": " << r.plain_ms;
-    s << ", \"kernels\": \"" << blas_kernels() << "\", \"peak_rss_mb\": " << peak_rss_mb();
+    s << ", \"kernels\": \"" << blas_kernels() << "\", \"simd\": \"" << fast::simd_target()
+      << "\", \"peak_rss_mb\": " << peak_rss_mb();
     if (!r.note.empty()) s << ", \"note\": \"" << r.note << "\"";
     s << "}";
     return s.str();
@@ -535,7 +571,8 @@ int main(int argc, char** argv) {
         const Options o = parse(argc, argv);
         set_num_threads(o.threads);
         if (o.table) {
-            std::printf("OpenBLAS kernels %s, %d threads, median of up to %d calls after warm-up\n", blas_kernels(),
+            std::printf("OpenBLAS kernels %s, fast floor %s, %d threads, median of up to %d calls after warm-up\n",
+                        blas_kernels(), fast::simd_target().c_str(),
                         o.threads, o.repeats);
             print_table_header();
         }

@@ -2,6 +2,8 @@
 """Runs the training steps of build/bench in PyTorch and prints the speed ratios.
 
     /usr/bin/python3 apps/compare_pytorch.py            # both sides, interleaved rounds
+    /usr/bin/python3 apps/compare_pytorch.py --simd avx2 # both sides limited to AVX2
+    /usr/bin/python3 apps/compare_pytorch.py --cases cnn_train_step,conv_3x3_64to128_7x7
     /usr/bin/python3 apps/compare_pytorch.py --torch-only
 
 Same architectures (mlp 784-256-128-10, cnn of layers/models), same batch sizes
@@ -23,6 +25,13 @@ spin-waiting makes every parallel region wait for a descheduled thread: both
 sides then run several times slower (seen here: PyTorch's cnn step 312 ms
 instead of 28 ms) and the ratios mean little. The script warns when the load
 average is high; --omp-wait-policy passive sets OMP_WAIT_POLICY for both sides.
+
+--simd avx2 (or avx512) runs both sides at one instruction set: ours through
+DL_SIMD, PyTorch's own kernels through ATEN_CPU_CAPABILITY and its oneDNN
+(which runs its convolutions) through DNNL_MAX_CPU_ISA, and OpenBLAS through
+OPENBLAS_CORETYPE (Haswell, SkylakeX) for both, overriding a value already set.
+Besides the training steps, the cases include user-sized convolution layers
+(forward and backward, batch 64), named as in build/bench.
 """
 import argparse
 import ctypes
@@ -54,12 +63,28 @@ def option(argv, name, default=None):
     return default
 
 
-def prepare_environment(argv):
-    """Sets OPENBLAS_CORETYPE (and OMP_WAIT_POLICY when asked) for both sides.
+# --simd: for each instruction set, the variables that hold both sides to it.
+SIMD_ENV = {
+    "avx2": {"DL_SIMD": "avx2", "ATEN_CPU_CAPABILITY": "avx2", "DNNL_MAX_CPU_ISA": "AVX2",
+             "ONEDNN_MAX_CPU_ISA": "AVX2", "OPENBLAS_CORETYPE": "Haswell"},
+    "avx512": {"DL_SIMD": "avx512", "ATEN_CPU_CAPABILITY": "avx512", "DNNL_MAX_CPU_ISA": "AVX512_CORE",
+               "ONEDNN_MAX_CPU_ISA": "AVX512_CORE", "OPENBLAS_CORETYPE": "SkylakeX"},
+}
 
-    Both are read when the libraries load, so the script re-executes itself
+
+def prepare_environment(argv):
+    """Sets OPENBLAS_CORETYPE (and OMP_WAIT_POLICY when asked, and the --simd
+    variables) for both sides.
+
+    All are read when the libraries load, so the script re-executes itself
     once, before torch is imported; build/bench inherits the environment."""
     changed = False
+    simd = option(argv, "--simd")
+    if simd in SIMD_ENV:
+        for name, value in SIMD_ENV[simd].items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
+                changed = True
     choice = option(argv, "--blas-coretype", "auto")
     if "OPENBLAS_CORETYPE" not in os.environ and choice != "none":
         if choice == "auto":
@@ -143,12 +168,45 @@ def inference_fn(model, batch):
     return step
 
 
-def torch_cases():
+def conv_layer_fn(batch, channels, size, out_channels, kernel, stride):
+    """One convolution layer forward and backward (dx, dW, db), as build/bench's conv_* cases."""
+    x = torch.randn(batch, channels, size, size, requires_grad=True)
+    conv = nn.Conv2d(channels, out_channels, kernel, stride=stride, padding=kernel // 2)
+
+    def step():
+        conv.zero_grad()
+        x.grad = None
+        conv(x).sum().backward()
+    return step
+
+
+# The user-sized convolution layers of build/bench: name, channels, size, out channels, kernel, stride.
+CONV_LAYERS = [("conv_5x5_32to64_14x14", 32, 14, 64, 5, 1),
+               ("conv_3x3_64to128_7x7", 64, 7, 128, 3, 1),
+               ("conv_3x3s2_64to128_14x14", 64, 14, 128, 3, 2),
+               ("conv_5x5_1to32_28x28", 1, 28, 32, 5, 1)]
+
+
+def torch_cases(only):
     """(name, batch, step) for each case: the models are built once, for every round."""
     torch.manual_seed(0)
-    return [("mlp_train_step", 128, train_step_fn(mlp(), 128)),
-            ("cnn_train_step", 64, train_step_fn(cnn(), 64)),
-            ("cnn_inference", 1000, inference_fn(cnn().eval(), 1000))]
+    cases = [("mlp_train_step", 128, lambda: train_step_fn(mlp(), 128)),
+             ("cnn_train_step", 64, lambda: train_step_fn(cnn(), 64)),
+             ("cnn_inference", 1000, lambda: inference_fn(cnn().eval(), 1000))]
+    cases += [(name, 64, (lambda a=args: conv_layer_fn(64, *a))) for name, *args in CONV_LAYERS]
+    unknown = set(only) - {name for name, _, _ in cases}
+    if unknown:
+        sys.exit(f"compare_pytorch: unknown case(s) {', '.join(sorted(unknown))}; "
+                 f"the cases: {', '.join(name for name, _, _ in cases)}")
+    return [(name, batch, make()) for name, batch, make in cases if not only or name in only]
+
+
+def torch_capability():
+    """The instruction set of PyTorch's own kernels, from its build summary."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage" in line:
+            return line.split(":", 1)[1].strip()
+    return "unknown"
 
 
 def torch_case(name, batch, fn, warmup, repeats):
@@ -177,11 +235,17 @@ def main():
                     help="OPENBLAS_CORETYPE for both sides when it is not set: auto, none or a name (SkylakeX)")
     ap.add_argument("--omp-wait-policy", choices=["active", "passive"],
                     help="set OMP_WAIT_POLICY for both sides (default: inherited)")
+    ap.add_argument("--simd", choices=sorted(SIMD_ENV),
+                    help="run both sides at this instruction set (default: each side's best)")
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; PyTorch {torch.__version__} "
           f"runs OpenBLAS kernels {torch_blas_kernels()} on {torch.get_num_threads()} threads; "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}", flush=True)
+    print(f"instruction sets: ours DL_SIMD={os.environ.get('DL_SIMD', '(unset: the best)')}; PyTorch's kernels "
+          f"{torch_capability()}, its oneDNN DNNL_MAX_CPU_ISA={os.environ.get('DNNL_MAX_CPU_ISA', '(unset)')}",
+          flush=True)
     load = os.getloadavg()[0]
     if load > 0.5 * (os.cpu_count() or 1):
         print(f"warning: load average {load:.1f} on {os.cpu_count()} cores: other jobs are running; with "
@@ -191,7 +255,7 @@ def main():
     # Each case runs on both sides back to back, so that the two figures of a
     # pair are seconds apart; the machine's speed drifts over a whole round.
     ratios = {}
-    cases = torch_cases()
+    cases = torch_cases([c for c in args.cases.split(",") if c])
     for r in range(args.rounds):
         for name, batch, fn in cases:
             theirs = torch_case(name, batch, fn, args.warmup, args.repeats)

@@ -3,8 +3,10 @@
 # As root it runs apt-get; otherwise it uses sudo, or prints the command to run.
 set -euo pipefail
 
-packages=(g++ make libopenblas-openmp-dev libstb-dev doctest-dev zlib1g-dev libcli11-dev
+packages=(g++ make libopenblas-openmp-dev libhwy-dev libstb-dev doctest-dev zlib1g-dev libcli11-dev
           dataset-fashion-mnist gnuplot-nox openmpi-bin libopenmpi-dev python3-onnx python3-opencv)
+# qemu-x86_64 runs the portability test (tests/test_fast_portable.cpp) as older x86-64 CPUs.
+[ "$(uname -m)" = x86_64 ] && packages+=(qemu-user)
 [ "${WITH_TORCH:-0}" = 1 ] && packages+=(python3-torch)
 
 missing=()

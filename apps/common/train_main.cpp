@@ -30,6 +30,7 @@
 #include "apps/common/run_dir.h"
 #include "apps/common/task.h"
 #include "apps/common/trainer.h"
+#include "core/fast/dispatch.h"
 #include "core/parallel.h"
 #include "layers/spec.h"
 
@@ -277,7 +278,9 @@ std::string CommandLine::help_footer() const {
     return s + "Per-example statistics are needed by " + statistics_optimizers() + " (and --stats turns them on for "
                "any). " + spec_statistics_note() + "\n\nbest.ckpt is the epoch with the best accuracy on the "
                "validation split; the test set is only reported.\nWith MPI (mpirun -np P build/train ...), each rank "
-               "takes a shard of every batch; batch norm normalises over each rank's local shard.";
+               "takes a shard of every batch; batch norm normalises over each rank's local shard.\nSIMD: the fast kernels "
+               "run " + fast::simd_target() + " on this CPU (the environment variable DL_SIMD caps it: scalar, avx2, "
+               "avx512).";
 }
 
 // Parses `args` (program name first). Returns a CLI11 exit code, or -1 to go on.

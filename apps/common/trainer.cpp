@@ -12,6 +12,7 @@
 #include "apps/common/report.h"
 #include "apps/common/task.h"
 #include "core/core.h"
+#include "core/fast/dispatch.h"
 #include "layers/models.h"
 #include "layers/sequential.h"
 #include "layers/spec.h"
@@ -483,7 +484,7 @@ TrainResult Trainer::run() {
         (val_idx_.empty() ? std::string("no validation split (best.ckpt is not written)")
                           : std::to_string(val_idx_.size()) + " for validation") +
         (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
-        std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels());
+        std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels() + ", SIMD " + fast::simd_target());
     log("settings in effect: " + o_.optimizer + " " + optimizer_settings(o_.optimizer, opt_values_) + "; schedule " +
         o_.schedule + " " + schedule_settings(o_.schedule, o_.schedule_values));
     if (dist_.is_root()) log(summary(*model_, Shape{spec_.channels, spec_.height, spec_.width}));

@@ -1,11 +1,12 @@
-// The fast convolution: per example, in an OpenMP loop over the batch, with the
-// direct AVX-512 kernels of core/fast/conv_direct.h where they apply and im2col +
-// GEMM elsewhere; and the fused convolution + ReLU + max pooling.
+// The fast convolution: the per-example kernels of core/fast/conv_hwy.h (Highway, the
+// best instruction set of the CPU picked at run time) in an OpenMP loop over the batch,
+// with per-thread scratch and per-thread partial sums; and the fused convolution + ReLU
+// + max pooling, whose convolution output is never stored.
 //
-// conv2d (core/ops/conv.cpp) and conv2d_relu_max_pool2d (core/ops/conv_relu_pool.cpp)
-// hand over to these functions; tests/test_fast_*.cpp and tests/test_conv.cpp
-// compare them with the reference floor.
+// conv2d and conv2d_relu_max_pool2d (core/ops/conv.cpp) hand over to these functions;
+// tests/test_fast_conv.cpp and tests/test_conv.cpp compare them with the reference floor.
 #pragma once
+#include <cstdint>
 #include <vector>
 
 #include "core/geometry.h"
@@ -13,15 +14,14 @@
 namespace dl::fast {
 
 // What the fast convolution keeps from forward to backward and from step to step.
-// A node owns one (in its saved state); the buffers grow on first use only.
+// A node owns one (in its saved state); the buffers grow on first use only, so a
+// training step in steady state allocates nothing.
 struct ConvWork {
-    std::vector<float> xpad;      // (N,C,Hp,Wp) the padded input, kept for backward
-    std::vector<float> wt;        // forward: the weights transposed (K,OC)
-    std::vector<float> cols;      // per thread: im2col columns (K,OHW) or dy transposed (OHW,OC)
-    std::vector<float> partials;  // per thread: dW^T (K,OC) | db (OC), and with statistics sq | g
-    std::vector<float> dx_work;   // per thread: dcols | dxpad, or flipped weights then a padded dy
-    std::vector<float> scratch;   // fused op: per thread one example's convolution (OC,OH,OW)
-    int threads_used = 1;         // backward: how many threads wrote partials
+    std::vector<float> xpad;       // (N, padded example): the padded inputs, kept for backward
+    std::vector<float> weights;    // forward: the weights transposed; backward: flipped for dx
+    std::vector<float> scratch;    // per thread: one example's output and gradients, partial sums
+    std::vector<int32_t> argmax;   // fused: (N, PH*PW, OCp) each window's maximum, channels last
+    int threads_used = 1;          // backward: how many threads wrote partials
 };
 
 // The gradients a backward pass accumulates into (raw pointers, not owned).
@@ -39,6 +39,10 @@ struct ConvGrads {
     float sq_scale = 0.0f, norm_scale = 0.0f;
 };
 
+// Whether the fast floor takes this convolution; if not, why not (for build/bench).
+bool conv2d_applies(const ConvGeom& g);
+const char* conv2d_fallback_reason(const ConvGeom& g);
+
 // y (N,OC,OH,OW) = conv(x (N,C,H,W), w (OC,C,KH,KW)) + b (OC) or nullptr.
 // Returns false (and does nothing) where the fast floor does not take the shape.
 bool conv2d_forward(float* y, const float* x, const float* w, const float* b, const ConvGeom& g, ConvWork& work);
@@ -52,14 +56,13 @@ void conv2d_backward(const ConvGrads& d, const float* dy, const float* w, const 
 bool conv2d_relu_max_pool2d_applies(const ConvGeom& g, int pk, int ps);
 
 // Fused: y (N,OC,PH,PW) = max(0, max pool (kernel pk, stride ps) of conv(x) + b), where the
-// convolution's output is never stored. argmax (N,OC,PH,PW): the index of each
-// window's maximum in its (OH,OW) plane, or -1 where the result is the ReLU's 0.
-// Only where conv2d_relu_max_pool2d_applies.
-void conv2d_relu_max_pool2d_forward(float* y, int* argmax, const float* x, const float* w, const float* b,
-                                    const ConvGeom& g, int pk, int ps, ConvWork& work);
+// convolution's output is never stored (NaN stays NaN). Each window's maximum is kept in
+// work.argmax for the backward. Only where conv2d_relu_max_pool2d_applies.
+void conv2d_relu_max_pool2d_forward(float* y, const float* x, const float* w, const float* b, const ConvGeom& g,
+                                    int pk, int ps, ConvWork& work);
 
-// Its gradients from dy (N,OC,PH,PW), after the forward returned true with the same `work`.
-void conv2d_relu_max_pool2d_backward(const ConvGrads& d, const float* dy, const int* argmax, const float* w,
-                                     const ConvGeom& g, int pk, int ps, ConvWork& work);
+// Its gradients from dy (N,OC,PH,PW), after the forward with the same `work`.
+void conv2d_relu_max_pool2d_backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeom& g, int pk,
+                                     int ps, ConvWork& work);
 
 }  // namespace dl::fast

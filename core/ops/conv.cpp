@@ -8,9 +8,9 @@
 // Statistics: example b's contribution c_b = (dy_b cols_b^T, row sums of dy_b) is the
 // per-example gradient up to the loss's scale s, so grad_sq += (s^2/B) c_b^2.
 //
-// The fast floor (core/fast/conv.h: direct AVX-512 kernels, threads over the batch,
-// per-thread partial sums) takes over in one line where it applies; the naive direct
-// loops at the end are a second reference for the tests.
+// The fast floor (core/fast/conv.h: SIMD kernels for every instruction set, threads
+// over the batch, per-thread partial sums) takes over in one line where it applies; the
+// naive direct loops at the end are a second reference for the tests.
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -115,15 +115,16 @@ void row_sums(float* db, const float* dy, int OC, int OHW, bool assign) {
     }
 }
 
-// grad += c;  grad_sq += scale c^2;  returns ||c||^2.  All of n floats.
+// grad += c;  grad_sq += scale c^2;  returns ||c||^2.  All of n floats. The norm adds
+// up in double: a float sum of a million squares would be off by about 1e-4.
 float add_contribution(float* grad, float* grad_sq, const float* c, long n, float scale) {
-    float norm = 0.0f;
+    double norm = 0.0;
     for (long i = 0; i < n; ++i) {
         grad[i] += c[i];
         grad_sq[i] += scale * c[i] * c[i];
         norm += c[i] * c[i];
     }
-    return norm;
+    return (float)norm;
 }
 
 // The reference backward, example by example (see the top of the file).
@@ -198,15 +199,14 @@ struct ConvPoolSaved {
     Parameter* weight;
     Parameter* bias;
     int pool_kernel, pool_stride;
-    std::vector<int> argmax;  // (N,OC,PH,PW), see fast::conv2d_relu_max_pool2d_forward
-    fast::ConvWork work;
+    fast::ConvWork work;  // also keeps each window's maximum for backward
 };
 
 void conv_pool_backward(Tape& t, Node& n) {
     ConvPoolSaved& s = n.saved<ConvPoolSaved>();
     const fast::ConvGrads d = conv_grads(t, n, s.g, s.weight, s.bias);
-    fast::conv2d_relu_max_pool2d_backward(d, n.grad->data(), s.argmax.data(), s.weight->value.data(), s.g,
-                                          s.pool_kernel, s.pool_stride, s.work);
+    fast::conv2d_relu_max_pool2d_backward(d, n.grad->data(), s.weight->value.data(), s.g, s.pool_kernel,
+                                          s.pool_stride, s.work);
 }
 
 }  // namespace
@@ -235,8 +235,7 @@ Var conv2d_relu_max_pool2d(Tape& t, Var x, Parameter& weight, Parameter* bias, i
     const Shape out{g.N, g.OC, (g.OH() - pool_kernel) / pool_stride + 1, (g.OW() - pool_kernel) / pool_stride + 1};
     Node& n = t.record("conv2d_relu_max_pool2d", out, {x}, conv_pool_backward, /*owns_params=*/true);
     ConvPoolSaved& s = n.save<ConvPoolSaved>();
-    s.argmax.resize(n.out.size());
-    fast::conv2d_relu_max_pool2d_forward(n.out.data(), s.argmax.data(), t.value(x).data(), weight.value.data(),
+    fast::conv2d_relu_max_pool2d_forward(n.out.data(), t.value(x).data(), weight.value.data(),
                                          bias ? bias->value.data() : nullptr, g, pool_kernel, pool_stride, s.work);
     s.g = g;
     s.weight = &weight;

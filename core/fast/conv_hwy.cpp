@@ -1,0 +1,636 @@
+// Direct convolution kernels in Highway; see core/fast/conv_hwy.h for the layouts.
+//
+// This file is compiled once per instruction set (foreach_target.h includes it again for
+// each); the part under HWY_ONCE is compiled once and dispatches to the best copy.
+//
+// Forward, one register tile: T consecutive output positions of one output row times V
+// vectors of output channels, T*V accumulators. For each kernel tap k = (c,kh,kw):
+//   V loads of wt[k][o0 ..], T broadcasts of x at the tap, T*V FMAs.
+// The tile sizes follow the register file (32 vector registers for AVX-512 and NEON, 16
+// for AVX2): AVX-512 takes T <= 28 with V = 1, T <= 14 with V = 2, T <= 6 with V = 4. A
+// row of OW positions is cut into equal tiles (a row of 28 with V = 2: two tiles of 14),
+// so no lane and no accumulator computes a position that does not exist.
+//
+// Weight gradient, one tile: J kernel taps times V vectors of output channels. For each
+// output position: V loads of dyt, J broadcasts of x (one per tap), J*V FMAs; after all
+// positions, dwt += the tile. Summing over positions in registers needs no horizontal sums.
+//
+// Input gradient: per phase (see conv_hwy.h) a stride-1 convolution of the padded dy with
+// the flipped taps of that phase, by the forward tiles, into a channels-last scratch that
+// is then added into dx.
+#include "core/fast/simd_targets.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "core/fast/conv_hwy.cpp"
+#include <hwy/foreach_target.h>  // re-includes this file once per target
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "core/fast/conv_hwy.h"
+
+// ---- shared by every target (compiled once) -----------------------------------------
+#ifndef DL_FAST_CONV_HWY_SHARED
+#define DL_FAST_CONV_HWY_SHARED
+namespace dl::fast::detail {
+
+// Where the taps of a convolution read its input: tap (c,kh,kw) of the output position
+// (oh, ow) reads x[c*plane + oh*row_step + kh*kh_step + kofs[kw] + ow].
+struct Taps {
+    const float* x;
+    long plane, row_step, kh_step;
+    int C, KH, KW;
+    int kofs[kMaxKernel];
+
+    long offset(int k) const {
+        const int kw = k % KW, kh = (k / KW) % KH, c = k / (KW * KH);
+        return c * plane + kh * kh_step + kofs[kw];
+    }
+};
+
+// One convolution as the forward tiles see it: y (OH*OW, ldy) = bias + taps . wt.
+struct FwdArgs {
+    Taps in;
+    const float* wt;    // (C*KH*KW, ldw)
+    const float* bias;  // (ldw) or nullptr
+    int ldw;
+    float* yt;  // (OH*OW, ldy)
+    int ldy, OH, OW;
+    int vectors;  // vectors of output channels to compute (of the target's width)
+};
+
+// The taps of the forward convolution over xpad.
+inline Taps forward_taps(const float* xpad, const ConvGeom& g) {
+    const PadLayout l = pad_layout(g);
+    Taps t{xpad, l.plane, (long)g.S * l.row_len, l.row_len, g.C, g.KH, g.KW, {}};
+    for (int kw = 0; kw < g.KW; ++kw) t.kofs[kw] = (kw % g.S) * l.phase_len + kw / g.S;
+    return t;
+}
+
+// The rows (or columns) of one phase of the input gradient along one axis: dx index
+// i0 + S*u for u < n takes the kernel taps r + S*j (j < J) and the dy indices U0 + u - j.
+struct PhaseAxis {
+    int i0, n, U0, J;
+};
+
+inline PhaseAxis phase_axis(int r, int size, int K, int S, int P) {
+    PhaseAxis a{};
+    a.i0 = ((r - P) % S + S) % S;
+    a.n = a.i0 < size ? (size - 1 - a.i0) / S + 1 : 0;
+    a.U0 = (a.i0 + P - r) / S;
+    a.J = r < K ? (K - 1 - r) / S + 1 : 0;
+    return a;
+}
+
+}  // namespace dl::fast::detail
+#endif  // DL_FAST_CONV_HWY_SHARED
+
+// ---- per target ---------------------------------------------------------------------
+HWY_BEFORE_NAMESPACE();
+namespace dl::fast::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using detail::FwdArgs;
+using detail::Taps;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// Vector registers of the target, and the tile sizes they allow (see the file comment).
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_NEON
+constexpr int kRegs = 32;
+#else
+constexpr int kRegs = 16;
+#endif
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+// The fallback: small tiles, few template copies.
+constexpr int kMaxV = 1;
+constexpr int max_positions(int) { return 4; }
+constexpr int max_taps(int) { return 4; }
+#else
+constexpr int kMaxV = kRegs == 32 ? 4 : 2;
+// T*V accumulators + V weight vectors + a broadcast (+ a spare without embedded broadcasts).
+constexpr int max_positions(int V) { return std::min(28, (kRegs - V - (kRegs == 32 ? 1 : 2)) / V); }
+// J*V accumulators + V vectors of dyt; J is also bound by the general registers (a pointer per tap).
+constexpr int max_taps(int V) { return std::min(12, (kRegs - V - 2) / V); }
+#endif
+
+// ---- forward tile: T positions x V channel vectors ------------------------------------
+template <int V, int T>
+void FwdTile(const FwdArgs& a, int oh, int ow0, int o0) {
+    const DF d;
+    const int L = (int)hn::Lanes(d);
+    VF acc[T][V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+        const VF b = a.bias ? hn::LoadU(d, a.bias + o0 + v * L) : hn::Zero(d);
+#pragma GCC unroll 28
+        for (int t = 0; t < T; ++t) acc[t][v] = b;
+    }
+    const Taps& in = a.in;
+    const float* x = in.x + oh * in.row_step + ow0;
+    const float* w = a.wt + o0;
+    for (int c = 0; c < in.C; ++c, x += in.plane)
+        for (int kh = 0; kh < in.KH; ++kh) {
+            const float* xr = x + kh * in.kh_step;
+            for (int kw = 0; kw < in.KW; ++kw, w += a.ldw) {
+                const float* xk = xr + in.kofs[kw];
+                VF wv[V];
+#pragma GCC unroll 4
+                for (int v = 0; v < V; ++v) wv[v] = hn::LoadU(d, w + v * L);
+#pragma GCC unroll 28
+                for (int t = 0; t < T; ++t) {
+                    const VF b = hn::Set(d, xk[t]);
+#pragma GCC unroll 4
+                    for (int v = 0; v < V; ++v) acc[t][v] = hn::MulAdd(b, wv[v], acc[t][v]);
+                }
+            }
+        }
+    float* y = a.yt + (long)(oh * a.OW + ow0) * a.ldy + o0;
+#pragma GCC unroll 28
+    for (int t = 0; t < T; ++t)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) hn::StoreU(acc[t][v], d, y + (long)t * a.ldy + v * L);
+}
+
+using FwdFn = void (*)(const FwdArgs&, int, int, int);
+
+template <int V, size_t... I>
+constexpr std::array<FwdFn, sizeof...(I)> fwd_tiles(std::index_sequence<I...>) {
+    return {&FwdTile<V, (int)I + 1>...};
+}
+
+// The tile for V vectors and T positions (1 <= T <= max_positions(V)).
+FwdFn fwd_tile(int V, int T) {
+    static constexpr auto t1 = fwd_tiles<1>(std::make_index_sequence<max_positions(1)>());
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+    static constexpr auto t2 = fwd_tiles<2>(std::make_index_sequence<max_positions(2)>());
+    if (V == 2) return t2[T - 1];
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_NEON
+    static constexpr auto t4 = fwd_tiles<4>(std::make_index_sequence<max_positions(4)>());
+    if (V == 4) return t4[T - 1];
+#endif
+#endif
+    (void)V;
+    return t1[T - 1];
+}
+
+// The widest block of channel vectors (4, 2 or 1) that fits in `left` vectors.
+int block_vectors(int left) {
+    int V = kMaxV;
+    while (V > left) V /= 2;
+    return V;
+}
+
+// y (OH*OW, ldy) = bias + conv, tile by tile: blocks of V channel vectors, each output row
+// cut into n equal tiles of at most max_positions(V) positions.
+void RunForward(const FwdArgs& a) {
+    const int L = (int)hn::Lanes(DF());
+    for (int v0 = 0; v0 < a.vectors;) {
+        const int V = block_vectors(a.vectors - v0);
+        const int tmax = V == 1 ? max_positions(1) : V == 2 ? max_positions(2) : max_positions(4);
+        const int n = (a.OW + tmax - 1) / tmax;
+        for (int oh = 0; oh < a.OH; ++oh)
+            for (int i = 0; i < n; ++i) {
+                const int ow0 = (int)((long)a.OW * i / n), ow1 = (int)((long)a.OW * (i + 1) / n);
+                fwd_tile(V, ow1 - ow0)(a, oh, ow0, v0 * L);
+            }
+        v0 += V;
+    }
+}
+
+int vectors_for(int channels) {
+    const int L = (int)hn::Lanes(DF());
+    return (channels + L - 1) / L;
+}
+
+void ConvForward(float* yt, const float* xpad, const float* wt, const ConvGeom& g) {
+    const int OCp = padded_channels(g.OC);
+    FwdArgs a{detail::forward_taps(xpad, g), wt, wt + (long)g.K() * OCp, OCp, yt, OCp, g.OH(), g.OW(),
+              vectors_for(g.OC)};
+    RunForward(a);
+    // Channels beyond the computed vectors (AVX2 computes 8 of a padded 16, say) are 0.
+    const int done = a.vectors * (int)hn::Lanes(DF());
+    if (done < OCp)
+        for (long p = 0; p < (long)g.OHW(); ++p) std::fill(yt + p * OCp + done, yt + (p + 1) * OCp, 0.0f);
+}
+
+// ---- weight-gradient tile: J taps x V channel vectors -----------------------------------
+struct WgradArgs {
+    Taps in;
+    const float* dyt;  // (OH*OW, ld)
+    float* dwt;        // (K, ld)
+    int ld, OH, OW;
+};
+
+template <int V, int J>
+void WgradTile(const WgradArgs& a, int k0, int nk, int o0) {
+    const DF d;
+    const int L = (int)hn::Lanes(d);
+    const float* xj[J];  // the input each tap reads at output position (0,0)
+#pragma GCC unroll 12
+    for (int j = 0; j < J; ++j) xj[j] = a.in.x + a.in.offset(k0 + std::min(j, nk - 1));
+    VF acc[J][V];
+#pragma GCC unroll 12
+    for (int j = 0; j < J; ++j)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) acc[j][v] = hn::Zero(d);
+    for (int oh = 0; oh < a.OH; ++oh) {
+        const long xo = oh * a.in.row_step;
+        const float* dy = a.dyt + (long)oh * a.OW * a.ld + o0;
+        for (int ow = 0; ow < a.OW; ++ow, dy += a.ld) {
+            VF dv[V];
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) dv[v] = hn::LoadU(d, dy + v * L);
+#pragma GCC unroll 12
+            for (int j = 0; j < J; ++j) {
+                const VF b = hn::Set(d, xj[j][xo + ow]);
+#pragma GCC unroll 4
+                for (int v = 0; v < V; ++v) acc[j][v] = hn::MulAdd(b, dv[v], acc[j][v]);
+            }
+        }
+    }
+#pragma GCC unroll 12
+    for (int j = 0; j < J; ++j) {
+        if (j >= nk) break;  // taps past the end repeated the last one
+        float* out = a.dwt + (long)(k0 + j) * a.ld + o0;
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) hn::StoreU(hn::Add(hn::LoadU(d, out + v * L), acc[j][v]), d, out + v * L);
+    }
+}
+
+using WgradFn = void (*)(const WgradArgs&, int, int, int);
+
+template <int V, size_t... I>
+constexpr std::array<WgradFn, sizeof...(I)> wgrad_tiles(std::index_sequence<I...>) {
+    return {&WgradTile<V, (int)I + 1>...};
+}
+
+WgradFn wgrad_tile(int V, int J) {
+    static constexpr auto t1 = wgrad_tiles<1>(std::make_index_sequence<max_taps(1)>());
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+    static constexpr auto t2 = wgrad_tiles<2>(std::make_index_sequence<max_taps(2)>());
+    if (V == 2) return t2[J - 1];
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_NEON
+    static constexpr auto t4 = wgrad_tiles<4>(std::make_index_sequence<max_taps(4)>());
+    if (V == 4) return t4[J - 1];
+#endif
+#endif
+    (void)V;
+    return t1[J - 1];
+}
+
+void ConvWeightGrad(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
+    const int L = (int)hn::Lanes(DF());
+    const int K = g.K(), vectors = vectors_for(g.OC);
+    WgradArgs a{detail::forward_taps(xpad, g), dyt, dwt, padded_channels(g.OC), g.OH(), g.OW()};
+    for (int v0 = 0; v0 < vectors;) {
+        const int V = block_vectors(vectors - v0);
+        const int jmax = V == 1 ? max_taps(1) : V == 2 ? max_taps(2) : max_taps(4);
+        const int n = (K + jmax - 1) / jmax;  // tiles of equal size
+        for (int i = 0; i < n; ++i) {
+            const int k0 = (int)((long)K * i / n), k1 = (int)((long)K * (i + 1) / n);
+            wgrad_tile(V, k1 - k0)(a, k0, k1 - k0, v0 * L);
+        }
+        v0 += V;
+    }
+}
+
+// ---- input gradient ---------------------------------------------------------------------
+// For each phase: yt (n_rows*n_cols, Cp) = the phase's stride-1 convolution of dypad, then
+// dx[c][i0 + S u][j0 + S v] += yt[(u, v)][c].
+void ConvInputGrad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvGeom& g,
+                   bool assign) {
+    const GradPadLayout l = grad_pad_layout(g);
+    const int Cp = padded_channels(g.C), S = g.S;
+    if (assign && S > 1) std::fill(dx, dx + (long)g.C * g.H * g.W, 0.0f);  // phases without taps
+    const float* w = wf;
+    for (int rh = 0; rh < S; ++rh) {
+        const detail::PhaseAxis ah = detail::phase_axis(rh, g.H, g.KH, S, g.P);
+        for (int rw = 0; rw < S; ++rw) {
+            const detail::PhaseAxis aw = detail::phase_axis(rw, g.W, g.KW, S, g.P);
+            if (ah.J == 0 || aw.J == 0) continue;
+            const long taps = (long)g.OC * ah.J * aw.J;
+            if (ah.n > 0 && aw.n > 0) {
+                const float* origin = dypad + (long)(ah.U0 - ah.J + 1 + l.top) * l.cols + (aw.U0 - aw.J + 1 + l.left);
+                Taps in{origin, l.plane, l.cols, l.cols, g.OC, ah.J, aw.J, {}};
+                for (int i = 0; i < aw.J; ++i) in.kofs[i] = i;
+                FwdArgs a{in, w, nullptr, Cp, scratch, Cp, ah.n, aw.n, vectors_for(g.C)};
+                RunForward(a);
+                const bool add = !(assign && S == 1);
+                for (int u = 0; u < ah.n; ++u)
+                    for (int v = 0; v < aw.n; ++v) {
+                        const float* src = scratch + (long)(u * aw.n + v) * Cp;
+                        float* dst = dx + (long)(ah.i0 + S * u) * g.W + aw.i0 + S * v;
+                        const long plane = (long)g.H * g.W;
+                        if (add)
+                            for (int c = 0; c < g.C; ++c) dst[c * plane] += src[c];
+                        else
+                            for (int c = 0; c < g.C; ++c) dst[c * plane] = src[c];
+                    }
+            }
+            w += taps * Cp;
+        }
+    }
+}
+
+// ---- layouts ------------------------------------------------------------------------------
+void PadInput(float* xpad, const float* x, const ConvGeom& g) {
+    const PadLayout l = pad_layout(g);
+    const int S = g.S, P = g.P, Wp = g.Wp();
+    for (int c = 0; c < g.C; ++c) {
+        float* plane = xpad + c * l.plane;
+        const float* src = x + (long)c * g.H * g.W;
+        for (int r = 0; r < g.Hp(); ++r) {
+            float* row = plane + (long)r * l.row_len;
+            const int h = r - P;
+            if (h < 0 || h >= g.H) {
+                std::fill(row, row + l.row_len, 0.0f);
+                continue;
+            }
+            const float* s = src + (long)h * g.W;
+            if (S == 1) {
+                std::fill(row, row + P, 0.0f);
+                std::copy(s, s + g.W, row + P);
+                std::fill(row + P + g.W, row + Wp, 0.0f);
+                continue;
+            }
+            for (int ph = 0; ph < S; ++ph)
+                for (int j = 0; j < l.phase_len; ++j) {
+                    const int w = j * S + ph - P;
+                    row[ph * l.phase_len + j] = w >= 0 && w < g.W ? s[w] : 0.0f;
+                }
+        }
+    }
+}
+
+void PadOutputGrad(float* dypad, const float* dy, const ConvGeom& g) {
+    const GradPadLayout l = grad_pad_layout(g);
+    const int OH = g.OH(), OW = g.OW();
+    std::fill(dypad, dypad + l.size, 0.0f);
+    for (int o = 0; o < g.OC; ++o)
+        for (int oh = 0; oh < OH; ++oh) {
+            const float* s = dy + ((long)o * OH + oh) * OW;
+            std::copy(s, s + OW, dypad + o * l.plane + (long)(oh + l.top) * l.cols + l.left);
+        }
+}
+
+// Layout changes in blocks of 4 x 4, transposed in 128-bit registers (every target but the
+// scalar fallback has them): 16 floats cost 4 loads, 8 shuffles and 4 stores instead of 16
+// strided loads and 16 stores. Rows and columns beyond a multiple of 4 go one by one.
+#if HWY_TARGET != HWY_SCALAR
+using D4 = hn::CappedTag<float, 4>;
+using D4x2 = hn::Repartition<uint64_t, D4>;
+
+// r[0..4), four rows of 4 floats, transposed in place.
+HWY_INLINE void Transpose4x4(hn::Vec<D4> r[4]) {
+    const D4 d;
+    const D4x2 d2;
+    const auto t0 = hn::BitCast(d2, hn::InterleaveLower(d, r[0], r[1]));  // a0 b0 a1 b1
+    const auto t1 = hn::BitCast(d2, hn::InterleaveLower(d, r[2], r[3]));  // c0 d0 c1 d1
+    const auto t2 = hn::BitCast(d2, hn::InterleaveUpper(d, r[0], r[1]));  // a2 b2 a3 b3
+    const auto t3 = hn::BitCast(d2, hn::InterleaveUpper(d, r[2], r[3]));  // c2 d2 c3 d3
+    r[0] = hn::BitCast(d, hn::InterleaveLower(d2, t0, t1));  // a0 b0 c0 d0
+    r[1] = hn::BitCast(d, hn::InterleaveUpper(d2, t0, t1));
+    r[2] = hn::BitCast(d, hn::InterleaveLower(d2, t2, t3));
+    r[3] = hn::BitCast(d, hn::InterleaveUpper(d2, t2, t3));
+}
+
+// y (C, P) (+)= yt (P, ld) transposed, for the channels [0, C4) (C4 a multiple of 4).
+// Positions outermost: each block of 4 positions reads whole rows of yt and writes 16
+// bytes into each of C4 rows of y, which stay in cache for the next block.
+void LastToFirstBlocks(float* y, const float* yt, int C4, int P, int ld, bool add) {
+    const D4 d;
+    int p = 0;
+    for (; p + 4 <= P; p += 4)
+        for (int c0 = 0; c0 < C4; c0 += 4) {
+            hn::Vec<D4> r[4];
+            for (int i = 0; i < 4; ++i) r[i] = hn::LoadU(d, yt + (long)(p + i) * ld + c0);
+            Transpose4x4(r);
+            for (int i = 0; i < 4; ++i) {
+                float* out = y + (long)(c0 + i) * P + p;
+                hn::StoreU(add ? hn::Add(hn::LoadU(d, out), r[i]) : r[i], d, out);
+            }
+        }
+    for (; p < P; ++p)
+        for (int c = 0; c < C4; ++c) {
+            float& out = y[(long)c * P + p];
+            out = (add ? out : 0.0f) + yt[(long)p * ld + c];
+        }
+}
+
+// yt (P, ld) = y (C, P) transposed, for the channels [0, C4) (C4 a multiple of 4);
+// positions outermost, so that each block of 4 rows of yt is written whole.
+void FirstToLastBlocks(float* yt, const float* y, int C4, int P, int ld) {
+    const D4 d;
+    int p = 0;
+    for (; p + 4 <= P; p += 4)
+        for (int c0 = 0; c0 < C4; c0 += 4) {
+            hn::Vec<D4> r[4];
+            for (int i = 0; i < 4; ++i) r[i] = hn::LoadU(d, y + (long)(c0 + i) * P + p);
+            Transpose4x4(r);
+            for (int i = 0; i < 4; ++i) hn::StoreU(r[i], d, yt + (long)(p + i) * ld + c0);
+        }
+    for (; p < P; ++p)
+        for (int c = 0; c < C4; ++c) yt[(long)p * ld + c] = y[(long)c * P + p];
+}
+constexpr bool kBlocks = true;
+#else
+void LastToFirstBlocks(float*, const float*, int, int, int, bool) {}
+void FirstToLastBlocks(float*, const float*, int, int, int) {}
+constexpr bool kBlocks = false;  // the scalar fallback goes one by one
+#endif
+
+// y (C, P) (+)= yt (P, ld) transposed: rows of y are channels, rows of yt positions.
+void ChannelsLastToFirst(float* y, const float* yt, int C, int P, int ld, bool add) {
+    const int C4 = kBlocks ? C - C % 4 : 0;
+    LastToFirstBlocks(y, yt, C4, P, ld, add);
+    for (int c = C4; c < C; ++c)
+        for (int p = 0; p < P; ++p) {
+            float& out = y[(long)c * P + p];
+            out = (add ? out : 0.0f) + yt[(long)p * ld + c];
+        }
+}
+
+// yt (P, ld) = y (C, P) transposed; channels C..ld-1 set to 0.
+void ChannelsFirstToLast(float* yt, const float* y, int C, int P, int ld) {
+    const int C4 = kBlocks ? C - C % 4 : 0;
+    FirstToLastBlocks(yt, y, C4, P, ld);
+    for (int p = 0; p < P; ++p) {
+        float* dst = yt + (long)p * ld;
+        for (int c = C4; c < C; ++c) dst[c] = y[(long)c * P + p];
+        std::fill(dst + C, dst + ld, 0.0f);
+    }
+}
+
+// ---- small helpers of the backward --------------------------------------------------------
+void AddColumnSums(float* acc, const float* rows, int P, int ld) {
+    const DF d;
+    const int L = (int)hn::Lanes(d);
+    for (int c = 0; c < ld; c += L) {
+        auto s = hn::Zero(d);
+        for (int p = 0; p < P; ++p) s = hn::Add(s, hn::LoadU(d, rows + (long)p * ld + c));
+        hn::StoreU(hn::Add(hn::LoadU(d, acc + c), s), d, acc + c);
+    }
+}
+
+float AddAndSquare(float* gsum, float* gsq, const float* g, long n) {
+    const DF d;
+    const long L = (long)hn::Lanes(d);
+    // The norm adds up in vectors of floats over chunks of 256 vectors, then in double:
+    // a float sum over a million squares (a wide layer) would be off by about 1e-4.
+    const long chunk = 256 * L;
+    double norm = 0.0;
+    long i = 0;
+    while (i + L <= n) {
+        auto part = hn::Zero(d);
+        for (const long end = std::min(n - L, i + chunk - L); i <= end; i += L) {
+            const auto v = hn::LoadU(d, g + i);
+            hn::StoreU(hn::Add(hn::LoadU(d, gsum + i), v), d, gsum + i);
+            hn::StoreU(hn::MulAdd(v, v, hn::LoadU(d, gsq + i)), d, gsq + i);
+            part = hn::MulAdd(v, v, part);
+        }
+        norm += hn::GetLane(hn::SumOfLanes(d, part));
+    }
+    for (; i < n; ++i) {
+        gsum[i] += g[i];
+        gsq[i] += g[i] * g[i];
+        norm += g[i] * g[i];
+    }
+    return (float)norm;
+}
+
+}  // namespace dl::fast::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+// ---- dispatch (compiled once) ---------------------------------------------------------
+#if HWY_ONCE
+#include "core/fast/dispatch.h"
+
+namespace dl::fast {
+
+HWY_EXPORT(ConvForward);
+HWY_EXPORT(ConvWeightGrad);
+HWY_EXPORT(ConvInputGrad);
+HWY_EXPORT(PadInput);
+HWY_EXPORT(PadOutputGrad);
+HWY_EXPORT(ChannelsLastToFirst);
+HWY_EXPORT(ChannelsFirstToLast);
+HWY_EXPORT(AddColumnSums);
+HWY_EXPORT(AddAndSquare);
+
+void add_column_sums(float* acc, const float* rows, int P, int ld) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(AddColumnSums)(acc, rows, P, ld);
+}
+
+float add_and_square(float* gsum, float* gsq, const float* g, long n) {
+    simd_init();
+    return HWY_DYNAMIC_DISPATCH(AddAndSquare)(gsum, gsq, g, n);
+}
+
+const char* conv_unsupported_reason(const ConvGeom& g) {
+    if (g.KW > kMaxKernel) return "kernel wider than 16";
+    return nullptr;
+}
+
+bool conv_supported(const ConvGeom& g) { return conv_unsupported_reason(g) == nullptr; }
+
+PadLayout pad_layout(const ConvGeom& g) {
+    PadLayout l{};
+    l.phase_len = (g.Wp() + g.S - 1) / g.S;
+    l.row_len = g.S * l.phase_len;
+    l.plane = (long)g.Hp() * l.row_len;
+    l.size = g.C * l.plane;
+    return l;
+}
+
+// The padding around dy that every phase's window of conv_input_grad fits in.
+GradPadLayout grad_pad_layout(const ConvGeom& g) {
+    int top = 0, left = 0, bottom = g.OH(), right = g.OW();  // [top, bottom): dy rows needed, relative to dy
+    for (int r = 0; r < g.S; ++r) {
+        const detail::PhaseAxis ah = detail::phase_axis(r, g.H, g.KH, g.S, g.P);
+        const detail::PhaseAxis aw = detail::phase_axis(r, g.W, g.KW, g.S, g.P);
+        if (ah.J > 0 && ah.n > 0) top = std::max(top, -(ah.U0 - ah.J + 1)), bottom = std::max(bottom, ah.U0 + ah.n);
+        if (aw.J > 0 && aw.n > 0) left = std::max(left, -(aw.U0 - aw.J + 1)), right = std::max(right, aw.U0 + aw.n);
+    }
+    GradPadLayout l{};
+    l.top = top, l.left = left;
+    l.rows = top + bottom, l.cols = left + right;
+    l.plane = (long)l.rows * l.cols;
+    l.size = g.OC * l.plane;
+    return l;
+}
+
+void conv_pad_input(float* xpad, const float* x, const ConvGeom& g) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(PadInput)(xpad, x, g);
+}
+
+void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, const ConvGeom& g) {
+    const int K = g.K(), OCp = padded_channels(g.OC);
+    std::fill(wt, wt + conv_forward_weights_size(g), 0.0f);
+    for (int o = 0; o < g.OC; ++o) {
+        for (int k = 0; k < K; ++k) wt[(long)k * OCp + o] = w[(long)o * K + k];
+        if (bias) wt[(long)K * OCp + o] = bias[o];
+    }
+}
+
+void conv_forward(float* yt, const float* xpad, const float* wt, const ConvGeom& g) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(ConvForward)(yt, xpad, wt, g);
+}
+
+void conv_weight_grad(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(ConvWeightGrad)(dwt, xpad, dyt, g);
+}
+
+void conv_pad_output_grad(float* dypad, const float* dy, const ConvGeom& g) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(PadOutputGrad)(dypad, dy, g);
+}
+
+// Phase by phase (rh, rw), the taps (o, jj, ii) of that phase, flipped, transposed to (taps, Cp):
+// wf[(o,jj,ii)][c] = w[o][c][rh + S (Jh-1-jj)][rw + S (Jw-1-ii)].
+void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& g) {
+    const int Cp = padded_channels(g.C), S = g.S;
+    std::fill(wf, wf + conv_input_grad_weights_size(g), 0.0f);
+    for (int rh = 0; rh < S; ++rh) {
+        const int Jh = rh < g.KH ? (g.KH - 1 - rh) / S + 1 : 0;
+        for (int rw = 0; rw < S; ++rw) {
+            const int Jw = rw < g.KW ? (g.KW - 1 - rw) / S + 1 : 0;
+            for (int o = 0; o < g.OC; ++o)
+                for (int jj = 0; jj < Jh; ++jj)
+                    for (int ii = 0; ii < Jw; ++ii, wf += Cp) {
+                        const int kh = rh + S * (Jh - 1 - jj), kw = rw + S * (Jw - 1 - ii);
+                        for (int c = 0; c < g.C; ++c) wf[c] = w[(((long)o * g.C + c) * g.KH + kh) * g.KW + kw];
+                    }
+        }
+    }
+}
+
+long conv_input_grad_scratch_size(const ConvGeom& g) {
+    const long rows = (g.H + g.S - 1) / g.S, cols = (g.W + g.S - 1) / g.S;
+    return rows * cols * padded_channels(g.C);
+}
+
+void conv_input_grad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvGeom& g,
+                     bool assign) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(ConvInputGrad)(dx, dypad, wf, scratch, g, assign);
+}
+
+void channels_last_to_first(float* y, const float* yt, int C, int P, int ld, bool add) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(ChannelsLastToFirst)(y, yt, C, P, ld, add);
+}
+
+void channels_first_to_last(float* yt, const float* y, int C, int P, int ld) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(ChannelsFirstToLast)(yt, y, C, P, ld);
+}
+
+}  // namespace dl::fast
+#endif  // HWY_ONCE
