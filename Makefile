@@ -33,6 +33,9 @@ LECTURE_OBJ := $(LECTURE_SRC:%.cpp=build/obj/%.o)
 STUDY_OBJ   := $(STUDY_SRC:%.cpp=build/obj/%.o)
 APP_SRC     := $(wildcard apps/*.cpp)
 APPS        := $(APP_SRC:apps/%.cpp=build/%)
+# Programs a user copies to start their own: they link the library only.
+EXAMPLE_SRC := $(wildcard apps/examples/*.cpp)
+EXAMPLES    := $(EXAMPLE_SRC:apps/%.cpp=build/%)
 TEST_SRC    := $(wildcard tests/*.cpp)
 TEST_OBJ    := $(TEST_SRC:%.cpp=build/obj/%.o)
 PARTS       := build/libdl_study.a build/libdl_lecture.a build/libdl_train.a build/libdl.a
@@ -40,8 +43,8 @@ PARTS       := build/libdl_study.a build/libdl_lecture.a build/libdl_train.a bui
 .PHONY: all test demo bench lecture study deps clean sanitize
 # The programs' objects are kept (not deleted as intermediate files), so that a
 # second `make` relinks nothing.
-.SECONDARY: $(APP_SRC:%.cpp=build/obj/%.o)
-all: $(PARTS) $(APPS) build/tests
+.SECONDARY: $(APP_SRC:%.cpp=build/obj/%.o) $(EXAMPLE_SRC:%.cpp=build/obj/%.o)
+all: $(PARTS) $(APPS) $(EXAMPLES) build/tests
 
 build/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -65,6 +68,10 @@ build/train build/lecture build/tests: LDLIBS += $(MPI_LIBS)
 
 build/%: build/obj/apps/%.o build/libdl.a
 	$(CXX) $(CXXFLAGS) $< $(filter %.a,$(filter-out build/libdl.a,$^)) build/libdl.a -o $@ $(LDLIBS)
+
+build/examples/%: build/obj/apps/examples/%.o build/libdl.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< build/libdl.a -o $@ $(LDLIBS)
 
 build/tests: $(TEST_OBJ) $(PARTS)
 	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(PARTS) -o $@ $(LDLIBS)
@@ -111,4 +118,4 @@ study: deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(STUDY_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d)
+-include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(STUDY_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d) $(EXAMPLE_SRC:%.cpp=build/obj/%.d)
