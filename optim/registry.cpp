@@ -311,10 +311,14 @@ std::string schedule_settings(const std::string& name, const OptionValues& value
 
 std::string schedule_help(const std::string& name) {
     const ScheduleEntry& e = find_schedule(name);
-    return e.name + ": " + e.help + "\n" + describe_options(e.options);
+    return e.name + ": " + e.help + "\n" + describe_options(e.options) +
+           (e.cycles ? "    restarts in cycles (a trainer can save a snapshot at the end of each)\n" : "");
 }
 
 // ---- Command lines ----------------------------------------------------------------
+
+const char* default_optimizer_name() { return "momentum"; }
+const char* default_schedule_name() { return "constant"; }
 
 std::vector<OptionFlag> optimizer_flags() {
     std::vector<OptionFlag> out;

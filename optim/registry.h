@@ -135,6 +135,8 @@ struct ScheduleEntry {
     std::string name;                 // "cosine-restarts"
     std::string help;                 // one line
     std::vector<OptionSpec> options;  // with their defaults
+    bool cycles = false;              // the lr restarts in cycles whose ends Schedule::cycle_ends
+                                      // marks (a trainer can save a snapshot there)
     // Builds the schedule from resolved values; validates every option.
     std::function<std::unique_ptr<Schedule>(const ScheduleContext&, const OptionValues&)> make;
     std::function<std::string(const OptionValues&)> settings;
@@ -156,6 +158,11 @@ std::string schedule_settings(const std::string& name, const OptionValues& value
 std::string schedule_help(const std::string& name);
 
 // ---- Command lines ----------------------------------------------------------------
+
+// What a training program uses when the user names no optimizer (no schedule):
+// "momentum" ("constant").
+const char* default_optimizer_name();
+const char* default_schedule_name();
 
 // One flag a command line can offer for the options of the registered
 // optimizers (or schedules): "--n-g" for option n_g, the decay form "--momentum",

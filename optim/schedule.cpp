@@ -214,9 +214,11 @@ ScheduleEntry step_schedule_entry() {
 }
 
 ScheduleEntry cosine_restarts_schedule_entry() {
-    return config_entry("cosine-restarts",
-                        "cosine annealing with warm restarts every cycle_epochs (SGDR; snapshot ensembles)",
-                        of_kind("cosine"));
+    ScheduleEntry e = config_entry("cosine-restarts",
+                                   "cosine annealing with warm restarts every cycle_epochs (SGDR; snapshot ensembles)",
+                                   of_kind("cosine"));
+    e.cycles = true;
+    return e;
 }
 
 ScheduleEntry warmup_schedule_entry() {

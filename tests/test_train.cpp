@@ -17,6 +17,7 @@
 
 #include "apps/common/report.h"
 #include "layers/checkpoint.h"
+#include "tests/checkpoint_edit.h"
 #include "tests/run_program.h"
 #include "tests/small_data.h"
 
@@ -492,4 +493,63 @@ TEST_CASE("train: cnn-bn resumes bit for bit mid-epoch: batch norm statistics an
     for (size_t i = 0; i < x.tensors.size(); ++i) CHECK(x.tensors[i].second.vec() == y.tensors[i].second.vec());
     CHECK(x.module_state == y.module_state);
     CHECK(x.extra.at("optimizer") == y.extra.at("optimizer"));
+}
+
+TEST_CASE("train: an optimizer that takes the batch size resumes bit for bit where the batch grows") {
+    // adaptive takes the batch size (the trainer fills it), so a growing batch gives it a new
+    // optimizer at the milestone; a resumed run must load its saved state into the optimizer of
+    // the batch it was saved with, not into a new one made later (an earlier trainer rebuilt
+    // adaptive's optimizer after every --resume and lost the state it had just loaded).
+    TempDir tmp;
+    const std::string train = small_train(tmp) + "--optimizer adaptive --adaptive-k 2 --lr 1000 --max-eta 0.05 --schedule batch-growth "
+                                                 "--milestones 1 --decay 0.5 ";
+    const std::string a = tmp.str() + "/a", b = tmp.str() + "/b", c = tmp.str() + "/c";
+    REQUIRE(run_program(train + "--epochs 3 --out " + a, tmp.str()).status == 0);
+    // Mid-epoch at batch 128 (9 steps of epoch 1 at 64, then 2 of 5 at 128), and before epoch 2 begins.
+    REQUIRE(run_program(train + "--epochs 3 --max-steps 11 --out " + b, tmp.str()).status == 130);
+    ProgramResult rb = run_program("build/train --resume " + b + "/model.ckpt", tmp.str());
+    INFO(rb.err);
+    REQUIRE(rb.status == 0);
+    REQUIRE(run_program(train + "--epochs 1 --out " + c, tmp.str()).status == 0);
+    REQUIRE(run_program("build/train --resume " + c + "/model.ckpt --epochs 3", tmp.str()).status == 0);
+    const std::string straight = metrics_without_timing(a);
+    CHECK(column(a, 8) == std::vector<double>{64, 128, 128});
+    const std::vector<double> loss = column(a, 1);
+    CHECK(loss.at(2) < 0.8 * loss.at(0));  // it trains (K = 2: updates begin two steps after each new optimizer)
+    CHECK(metrics_without_timing(b) == straight);
+    CHECK(metrics_without_timing(c) == straight);
+    CHECK(dl::read_checkpoint(a + "/model.ckpt").extra.at("optimizer") ==
+          dl::read_checkpoint(b + "/model.ckpt").extra.at("optimizer"));
+}
+
+TEST_CASE("train: a checkpoint of an older build (every schedule option stored with its default) resumes as it trained") {
+    // Older builds stored --tau, --decay, --cycle-epochs and --warmup-epochs with their defaults whatever
+    // the schedule, and read --warmup-epochs 0 with --schedule warmup as one epoch of warm-up.
+    TempDir tmp;
+    const std::string data = dl::testing::write_small_data(tmp / "data");
+    const std::string train = "build/train --model mlp --threads 2 --seed 3 --data " + data +
+                              " --optimizer momentum --lr 0.02 --schedule warmup ";
+    const std::string a = tmp.str() + "/a", b = tmp.str() + "/b";
+    REQUIRE(run_program(train + "--epochs 2 --out " + a, tmp.str()).status == 0);
+    REQUIRE(run_program(train + "--epochs 1 --out " + b, tmp.str()).status == 0);
+    const std::vector<std::string> older{"train", "--model=mlp", "--image-size=28", "--epochs=1", "--batch-size=64",
+                                         "--optimizer=momentum", "--lr=0.02", "--schedule=warmup", "--tau=1000",
+                                         "--decay=0.1", "--cycle-epochs=10", "--warmup-epochs=0", "--crop-padding=2",
+                                         "--val-split=0.1", "--seed=3", "--threads=2", "--data=" + data};
+    const std::string ckpt = b + "/model.ckpt";
+    const std::string edited = dl::testing::edit_record(read_text(ckpt), "args",
+                                                        [&](std::string) { return dl::encode_strings(older); });
+    std::ofstream(ckpt, std::ios::binary) << edited;
+    REQUIRE(dl::decode_strings(dl::read_checkpoint(ckpt).extra.at("args"), "args") == older);
+    ProgramResult r = run_program("build/train --resume " + ckpt + " --epochs 2", tmp.str());
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(has(r.err, "schedule warmup warmup_epochs=1 warmup_start=0.1"));
+    CHECK(metrics_without_timing(b) == metrics_without_timing(a));
+    // The resumed run stores its options in this build's form, with the defaults it trained with.
+    const std::vector<std::string> now = dl::decode_strings(dl::read_checkpoint(ckpt).extra.at("args"), "args");
+    CHECK(now.at(0) == "train/2");
+    for (const char* token : {"--warmup-epochs=1", "--n-g=10", "--nesterov=false"})
+        CHECK(std::find(now.begin(), now.end(), token) != now.end());
+    CHECK(std::find(now.begin(), now.end(), "--tau=1000") == now.end());
 }

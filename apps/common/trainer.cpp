@@ -34,9 +34,12 @@ int argmax(const float* row, int n) {
     return static_cast<int>(std::max_element(row, row + n) - row);
 }
 
-// Names of the optimizers whose options include N_g (momentum's time constant).
-bool uses_n_g(const std::string& name) {
-    return name == "momentum" || name == "momentum-ema" || name == "adam" || name == "adam-lecture";
+// The value in effect of a schedule option: the user's, else the entry's default ("" if it has no such option).
+std::string schedule_option(const std::string& schedule, const OptionValues& values, const std::string& option) {
+    if (values.has(option)) return values.text(option);
+    for (const OptionSpec& o : find_schedule(schedule).options)
+        if (o.name == option) return o.default_text;
+    return "";
 }
 
 }  // namespace
@@ -70,9 +73,14 @@ struct Trainer::Progress {
     }
 };
 
-void install_interrupt_handler() {
-    std::signal(SIGINT, on_interrupt);
-    std::signal(SIGTERM, on_interrupt);
+InterruptHandler::InterruptHandler()
+    : previous_int_(std::signal(SIGINT, on_interrupt)), previous_term_(std::signal(SIGTERM, on_interrupt)) {
+    g_interrupted = 0;
+}
+
+InterruptHandler::~InterruptHandler() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
 }
 
 Trainer::Trainer(const TrainOptions& options, Distributed& dist)
@@ -83,19 +91,19 @@ Trainer::Trainer(const TrainOptions& options, Distributed& dist)
         throw std::invalid_argument("--batch-size " + std::to_string(o_.batch_size) + " is smaller than the " +
                                     std::to_string(dist_.size()) + " ranks; each rank needs an example");
     set_num_threads(o_.threads);
-    // Before the data loads: a bad spec, bad optimizer options, or statistics with a
-    // layer that mixes examples fail at once (the optimizer is built again below).
+    // Before the data loads: a bad spec, bad optimizer or schedule options, or
+    // statistics with a layer that mixes examples fail at once (the optimizer is
+    // built again below, on the model's parameters). The schedule starts from the
+    // optimizer's learning rate (its default, or --lr, scaled with the batch if asked).
     spec_.layers = model_layers(o_.model);
-    growth_ = growth_config();
-    build_optimizer(batch_size_for(0));
+    build_optimizer(o_.batch_size);
+    schedule_ = make_schedule(o_.schedule, ScheduleContext{opt_->lr(), o_.batch_size}, o_.schedule_values);
     if (opt_->needs_statistics() || o_.stats) check_statistics_allowed(parse_spec(spec_.layers));
     load_data();
     model_ = make_model(spec_, static_cast<unsigned>(o_.seed));
     params_ = model_->parameters();
+    opt_.reset();
     build_optimizer(batch_size_for(0));
-    ScheduleConfig sc = o_.schedule;
-    sc.lr = opt_->lr();
-    schedule_ = make_schedule(sc);
     tape_.set_statistics(opt_->needs_statistics() || o_.stats);
 }
 
@@ -161,42 +169,31 @@ void Trainer::check_test_set() const {
                                     train_.source);
 }
 
-// From the command line's options to the optimizer's, applying the lecture's
-// batch-size rule when asked ("Putting It Together": eta', N'_g are per example).
+// The values the optimizer is made with while batches hold `batch_size` examples:
+// the user's, with what the registry entry says a program fills (the seed, the
+// batch size). With --scale-with-batch the per-example lr and time constant are
+// scaled once, for the batch size the run starts with (lecture: "Putting It
+// Together"); a schedule that grows the batch later keeps them (Smith et al.:
+// the batch grows instead of eta decaying).
+OptionValues Trainer::optimizer_values(int batch_size) const {
+    OptionValues v = training_values(o_.optimizer, o_.optimizer_values,
+                                     TrainingSetup{o_.batch_size, o_.seed, o_.scale_with_batch});
+    for (const OptionSpec& s : find_optimizer(o_.optimizer).options)
+        if (s.role == OptionRole::BatchSize && !o_.optimizer_values.has(s.name)) v.set(s.name, batch_size);
+    return v;
+}
+
+// A new optimizer (fresh state) when none exists or its values change with the batch size.
 void Trainer::build_optimizer(int batch_size) {
-    OptimizerConfig c = o_.opt;
-    if (o_.scale_with_batch) {
-        const float eta1 = c.lr.value_or(1e-3f);
-        const float ng1 = c.n_g.value_or(10.0f);
-        BatchScaled s = scale_for_batch(eta1, ng1, batch_size);
-        c.lr = o_.optimizer == "momentum" ? s.lr : s.lr_ema;
-        if (uses_n_g(o_.optimizer)) c.n_g = s.n_g;
-    }
-    if (o_.optimizer == "adaptive" && !c.per_example_sigma.value_or(false)) c.batch_size = batch_size;
-    if (o_.optimizer == "langevin" || o_.optimizer == "langevin-precond") c.seed = o_.seed;  // the noise
-    opt_ = make_optimizer(o_.optimizer, params_, c);
+    OptionValues v = optimizer_values(batch_size);
+    if (opt_ && v.all() == opt_values_.all()) return;
+    opt_ = make_optimizer(o_.optimizer, params_, v);
+    opt_values_ = std::move(v);
 }
 
-// Batch growth (Smith et al.): where step decay would divide eta by 1/decay,
-// the batch grows by that factor instead, up to 4096 examples.
-BatchGrowthConfig Trainer::growth_config() const {
-    BatchGrowthConfig g;
-    g.batch = o_.batch_size;
-    g.growth = 1.0f / o_.decay_factor;
-    g.milestones = o_.milestones;
-    g.max_batch = std::max(o_.batch_size, 4096);
-    return g;
-}
+int Trainer::batch_size_for(int epoch) const { return schedule_->batch_size(epoch, o_.batch_size); }
 
-int Trainer::batch_size_for(int epoch) const {
-    return o_.schedule_name == "batch-growth" ? batch_growth_at(growth_, epoch).batch : o_.batch_size;
-}
-
-float Trainer::lr_at(long step, double epoch) const {
-    const float lr = schedule_->lr(step, epoch);
-    if (o_.schedule_name != "batch-growth") return lr;
-    return lr * batch_growth_at(growth_, static_cast<int>(epoch)).lr_factor;
-}
+float Trainer::lr_at(long step, double epoch) const { return schedule_->lr(step, epoch); }
 
 void Trainer::resume(const Checkpoint& ck, const std::string& path) {
     const std::string where = "--resume " + path + ": ";
@@ -226,8 +223,6 @@ void Trainer::resume(const Checkpoint& ck, const std::string& path) {
             throw std::runtime_error(where + "no '" + key + "' record: it was not written by build/train");
         return it->second;
     };
-    std::istringstream opt(get("optimizer"));
-    opt_->load_state(opt);
     Progress p;
     Fields in = Fields::reader(get("progress"), where + "the 'progress' record");
     p.state_fields(in);
@@ -235,6 +230,12 @@ void Trainer::resume(const Checkpoint& ck, const std::string& path) {
     if (p.epoch < 0 || p.batch < 0 || p.step < 0)
         throw std::runtime_error(where + "the 'progress' record holds epoch " + std::to_string(p.epoch) + ", batch " +
                                  std::to_string(p.batch) + ", step " + std::to_string(p.step));
+    // The state belongs to the optimizer of the epoch of the last step (the one in
+    // progress, or the one just finished): made for that epoch's batch size, so that
+    // a batch that grows next epoch gives a new optimizer then, as in a straight run.
+    build_optimizer(batch_size_for(p.batch > 0 || p.epoch == 0 ? p.epoch : p.epoch - 1));
+    std::istringstream opt(get("optimizer"));
+    opt_->load_state(opt);
     *p_ = p;
 }
 
@@ -336,10 +337,17 @@ void Trainer::diverged(double loss, const std::string& detail) const {
                   p.step + 1, p.epoch + 1, p.batch + 1, std::isfinite(loss) ? value : "not finite",
                   detail.empty() ? "" : (" (" + detail + ")").c_str(), std::log(std::max(2, spec_.classes)),
                   static_cast<double>(lr), o_.optimizer.c_str(), static_cast<double>(lr) / 10.0,
-                  o_.schedule.warmup_epochs > 0 ? "" : ", or a warm-up (--warmup-epochs 1)");
+                  warm_up_hint().c_str());
     std::string msg = line;
     if (p.epoch > 0) msg += "; " + o_.out + "/model.ckpt holds epoch " + std::to_string(p.epoch) + ", before it";
     throw Diverged(msg);
+}
+
+// ", or a warm-up (--warmup-epochs 1)" when the schedule can warm up and does not.
+std::string Trainer::warm_up_hint() const {
+    const std::string epochs = schedule_option(o_.schedule, o_.schedule_values, "warmup_epochs");
+    return !epochs.empty() && parse_real(epochs, o_.schedule, "warmup_epochs") == 0.0f
+               ? ", or a warm-up (--warmup-epochs 1)" : "";
 }
 
 // After an epoch: a weight that became NaN or infinite in the last step shows no loss yet.
@@ -400,7 +408,9 @@ bool Trainer::train_epoch(int epoch) {
         }
         loader_ = std::make_unique<DataLoader>(train_, train_idx_, lo);
         loader_batch_ = bs;
-        if (o_.schedule_name == "batch-growth" && opt_->t() > 0 && o_.optimizer == "adaptive") build_optimizer(bs);
+        // An optimizer that takes the batch size (the registry entry says so) is made
+        // anew for the new one; for the others this keeps the optimizer as it is.
+        build_optimizer(bs);
     }
     model_->train();
     loader_->start_epoch(epoch);
@@ -461,6 +471,8 @@ TrainResult Trainer::run() {
                           : std::to_string(val_idx_.size()) + " for validation") +
         (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
         std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels());
+    log("settings in effect: " + o_.optimizer + " " + optimizer_settings(o_.optimizer, opt_values_) + "; schedule " +
+        o_.schedule + " " + schedule_settings(o_.schedule, o_.schedule_values));
     if (dist_.is_root()) log(summary(*model_, Shape{spec_.channels, spec_.height, spec_.width}));
     TrainResult r;
     Eval test{NAN, NAN};  // reported as null when no epoch ended (interrupted in the first)

@@ -27,13 +27,14 @@ struct TrainOptions {
     double test_split = 0.2;        // image folders: fraction held out as the test set
     int epochs = 5;
     int batch_size = 64;
-    std::string optimizer = "momentum";
-    OptimizerConfig opt;            // only what the user set
-    ScheduleConfig schedule;        // schedule.lr is the base learning rate
-    std::string schedule_name = "constant";
-    std::vector<int> milestones;    // step decay and batch growth
-    float decay_factor = 0.1f;
-    bool scale_with_batch = false;  // --lr and --momentum-n are per-example eta', N'_g
+    // The optimizer and the schedule by their registry names (optim/registry.h), with
+    // only the options the user set: each keeps its own defaults, and the trainer
+    // fills what the entry says a program fills (seed, batch size).
+    std::string optimizer = default_optimizer_name();
+    OptionValues optimizer_values;  // {"lr", "0.01"}, {"n_g", "100"}, ...
+    std::string schedule = default_schedule_name();
+    OptionValues schedule_values;   // {"milestones", "5,10"}, ...
+    bool scale_with_batch = false;  // the lr and time constant given are per example (the entry's BatchScaling)
     bool skip_unreadable = false;   // image folders: leave out images that fail to decode (counted in the log)
     bool augment = false;
     int crop_padding = 2;           // --augment: random crops of the image padded by this many pixels
@@ -44,7 +45,7 @@ struct TrainOptions {
     bool stats = false;             // log per-example statistics even if the optimizer needs none
     std::string out;                // run directory
     long limit = 0;                 // use only this many training examples (0: all)
-    bool snapshots = false;         // save a checkpoint at the end of every cosine cycle
+    bool snapshots = false;         // save a checkpoint at the end of every cycle (a schedule whose entry has cycles)
     long max_steps = 0;             // stop as if interrupted after this many steps of this process (0: never)
     std::vector<std::string> args;  // the run's options, stored in checkpoints for --resume
 };
@@ -57,8 +58,20 @@ struct TrainResult {
 };
 
 // Ctrl-C: the loop finishes the current step, saves a resumable checkpoint and
-// returns; while an image folder loads, loading stops (LoadInterrupted).
-void install_interrupt_handler();
+// returns; while an image folder loads, loading stops (LoadInterrupted). Clears an
+// earlier interruption (a program may train several times in one process); the
+// destructor puts back the handlers there were before.
+class InterruptHandler {
+public:
+    InterruptHandler();
+    ~InterruptHandler();
+    InterruptHandler(const InterruptHandler&) = delete;
+    InterruptHandler& operator=(const InterruptHandler&) = delete;
+
+private:
+    void (*previous_int_)(int);
+    void (*previous_term_)(int);
+};
 
 // Thrown when the loss diverges (non-finite, or orders of magnitude above an
 // untrained model's): names the step, the learning rate and what to try.
@@ -91,8 +104,9 @@ private:
     void check_test_set() const;
     void check_finite_parameters(const std::string& when) const;
     [[noreturn]] void diverged(double loss, const std::string& detail) const;
+    std::string warm_up_hint() const;
+    OptionValues optimizer_values(int batch_size) const;
     void build_optimizer(int batch_size);
-    BatchGrowthConfig growth_config() const;
     int batch_size_for(int epoch) const;
     float lr_at(long step, double epoch) const;
     bool train_epoch(int epoch);
@@ -113,8 +127,8 @@ private:
     ModelSpec spec_;
     std::unique_ptr<Module> model_;
     ParameterList params_;         // the model's, listed once (a step must not allocate)
-    BatchGrowthConfig growth_;
     std::unique_ptr<Optimizer> opt_;
+    OptionValues opt_values_;      // what opt_ was made with (a new batch size may change them)
     std::unique_ptr<Schedule> schedule_;
     std::unique_ptr<DataLoader> loader_;
     int loader_batch_ = 0;
