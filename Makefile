@@ -38,6 +38,9 @@ LECTURE_OBJ := $(LECTURE_SRC:%.cpp=build/obj/%.o)
 STUDY_OBJ   := $(STUDY_SRC:%.cpp=build/obj/%.o)
 APP_SRC     := $(wildcard apps/*.cpp)
 APPS        := $(APP_SRC:apps/%.cpp=build/%)
+# Programs a user copies to start their own: they link the library only.
+EXAMPLE_SRC := $(wildcard apps/examples/*.cpp)
+EXAMPLES    := $(EXAMPLE_SRC:apps/%.cpp=build/%)
 TEST_SRC    := $(wildcard tests/*.cpp)
 TEST_OBJ    := $(TEST_SRC:%.cpp=build/obj/%.o)
 PARTS       := build/libdl_study.a build/libdl_lecture.a build/libdl_train.a build/libdl.a
@@ -51,8 +54,8 @@ endif
 .PHONY: all test demo bench lecture study deps clean sanitize
 # The programs' objects are kept (not deleted as intermediate files), so that a
 # second `make` relinks nothing.
-.SECONDARY: $(APP_SRC:%.cpp=build/obj/%.o)
-all: $(PARTS) $(APPS) build/tests $(OPTIONAL)
+.SECONDARY: $(APP_SRC:%.cpp=build/obj/%.o) $(EXAMPLE_SRC:%.cpp=build/obj/%.o)
+all: $(PARTS) $(APPS) $(EXAMPLES) build/tests $(OPTIONAL)
 
 # Every object depends on the compiler and flags it was built with (build/flags), so a
 # new OPT (say OPT='-O3 -march=native') rebuilds everything instead of mixing objects.
@@ -86,6 +89,10 @@ build/%: build/obj/apps/%.o build/libdl.a
 
 build/bench_onednn: build/obj/apps/optional/bench_onednn.o build/libdl.a
 	$(CXX) $(CXXFLAGS) $< build/libdl.a -o $@ $(LDLIBS) -ldnnl
+
+build/examples/%: build/obj/apps/examples/%.o build/libdl.a
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $< build/libdl.a -o $@ $(LDLIBS)
 
 build/tests: $(TEST_OBJ) $(PARTS)
 	$(CXX) $(CXXFLAGS) $(TEST_OBJ) $(PARTS) -o $@ $(LDLIBS)
@@ -133,4 +140,4 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(TRAIN_OBJ:.o=.d) $(LECTURE_OBJ:.o=.d) $(STUDY_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(APP_SRC:apps/%.cpp=build/obj/apps/%.d) \
-         build/obj/apps/optional/bench_onednn.d
+         $(EXAMPLE_SRC:%.cpp=build/obj/%.d) build/obj/apps/optional/bench_onednn.d

@@ -258,7 +258,7 @@ TEST_CASE("statistics errors: a parameter in a generic op, a parameter used twic
                          doctest::Contains("parameter 'W' is used by two ops"), std::invalid_argument);
 }
 
-// The issue's "10-line program": fit y = 3x + 1 by gradient descent with core/ only.
+// A whole training program in ten lines: fit y = 3x + 1 by gradient descent with core/ only.
 TEST_CASE("a 10-line program fits y = 3x + 1") {
     Parameter w("w", Shape{1, 1}), b("b", Shape{1});
     Tensor x(Shape{16, 1}), y(Shape{16, 1});

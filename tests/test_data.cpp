@@ -1,6 +1,6 @@
 // Tests of data/: IDX files (plain and gzip) and the MNIST directory layout,
 // every bad-input message, and the installed Fashion-MNIST when present.
-// The loader, image folders, grids and synthetic sets have tests/data_*.cpp.
+// The loader, image folders, grids and synthetic sets have tests/test_data_*.cpp.
 #include <doctest/doctest.h>
 #include <unistd.h>
 

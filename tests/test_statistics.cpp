@@ -1,4 +1,4 @@
-// Per-example gradient statistics (issue 5): grad, grad_sq and the per-example
+// Per-example gradient statistics: grad, grad_sq and the per-example
 // gradient norms from one statistics backward pass equal a brute-force
 // reference of B separate backward passes with batch size 1; and every case
 // where the statistic is undefined throws a clear error.

@@ -353,8 +353,8 @@ TEST_CASE("study: killed at random moments and restarted, a study loses at most 
 
 TEST_CASE("study: every algorithm trains mlp with its defaults to within a few points of the best one") {
     // As a new user would: build/train --model mlp --optimizer NAME --epochs 1 --limit 12000 and
-    // nothing else (issue #20 item 5: before the defaults came from build/study, adaptive stopped
-    // on an inf, rmsprop-var ended at 5%, sgd-like ones at 63-73% where adam passed 75%).
+    // nothing else. This guards the defaults build/study chose: before them, adaptive stopped
+    // on an inf, rmsprop-var ended at 5%, sgd-like ones at 63-73% where adam passed 75%.
     // Two runs at a time, one thread each.
     TempDir tmp;
     // The lecture's eleven (optimizer_names() may hold the tests' own, registered in-process).

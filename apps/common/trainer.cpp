@@ -13,6 +13,7 @@
 #include "apps/common/task.h"
 #include "core/core.h"
 #include "core/fast/dispatch.h"
+#include "layers/evaluate.h"
 #include "layers/models.h"
 #include "layers/sequential.h"
 #include "layers/spec.h"
@@ -435,30 +436,16 @@ bool Trainer::train_epoch(int epoch) {
 Trainer::Eval Trainer::evaluate(const Dataset& d, const std::vector<int>& indices) {
     Eval e;
     if (indices.empty()) return e;
-    model_->eval();
     DataLoaderOptions lo;
     lo.batch_size = 250;  // big enough for fast GEMMs, small enough to keep activations small
     lo.shuffle = false;
     lo.norm = norm_;
     lo.background = false;
     DataLoader loader(d, indices, lo);
-    loader.start_epoch(0);
-    NoGrad ng(eval_tape_);
-    double sums[2] = {0, 0};
-    int b = 0;
-    std::vector<int> labels;
-    while (const Batch* batch = loader.next()) {
-        if (b++ % dist_.size() != dist_.rank()) continue;  // evaluation is sharded by batch
-        eval_tape_.reset();
-        const int n = static_cast<int>(batch->y.size());
-        Var logits = model_->forward(eval_tape_, eval_tape_.input(batch->x));
-        labels.assign(batch->y.begin(), batch->y.end());
-        sums[0] += eval_tape_.value(softmax_cross_entropy(eval_tape_, logits, labels, Reduction::Sum))[0];
-        const float* z = eval_tape_.value(logits).data();
-        for (int r = 0; r < n; ++r) sums[1] += argmax(z + static_cast<size_t>(r) * spec_.classes, spec_.classes) == labels[r];
-    }
+    // Each rank evaluates every size-th batch (layers/evaluate.h); the sums are added up.
+    const EvaluationSums s = evaluate_sums(*model_, loader, {&eval_tape_, dist_.rank(), dist_.size()});
+    double sums[2] = {s.loss, s.correct};
     dist_.allreduce_sum(sums, 2);
-    model_->train();
     e.loss = sums[0] / indices.size();
     e.accuracy = sums[1] / indices.size();
     return e;

@@ -18,6 +18,7 @@
 
 #include "apps/lecture/experiments.h"
 #include "apps/lecture/training.h"
+#include "layers/evaluate.h"
 #include "optim/registry.h"
 #include "optim/schedule.h"
 
@@ -65,7 +66,7 @@ double disagreement(const std::vector<float>& a, const std::vector<float>& b, in
     for (size_t r = 0; r < static_cast<size_t>(count); ++r) {
         const float* pa = a.data() + r * C;
         const float* pb = b.data() + r * C;
-        differ += std::max_element(pa, pa + C) - pa != std::max_element(pb, pb + C) - pb;
+        differ += predicted_class(pa, static_cast<int>(C)) != predicted_class(pb, static_cast<int>(C));
     }
     return differ / count;
 }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "data/data.h"
+#include "layers/evaluate.h"
 
 namespace dl::lecture {
 
@@ -170,7 +171,7 @@ Evaluation evaluate(Net& net, const Features& data, Tape& tape) {
             double sum = 0.0;
             for (int c = 0; c < C; ++c) sum += std::exp(row[c] - top);
             e.loss += std::log(sum) + top - row[y[static_cast<size_t>(r)]];
-            e.accuracy += std::max_element(row, row + C) - row == y[static_cast<size_t>(r)];
+            e.accuracy += predicted_class(row, C) == y[static_cast<size_t>(r)];
         }
     }
     e.loss /= data.count();
@@ -217,7 +218,7 @@ double error_rate(const std::vector<float>& p, const Features& data) {
     double wrong = 0.0;
     for (size_t r = 0; r < static_cast<size_t>(data.count()); ++r) {
         const float* row = p.data() + r * C;
-        wrong += std::max_element(row, row + C) - row != data.y[r];
+        wrong += predicted_class(row, C) != data.y[r];
     }
     return wrong / data.count();
 }
