@@ -42,8 +42,7 @@ struct GroupNormSaved {
 };
 
 // The loops below walk a group as its affine parameters p (channels) times the A
-// values of each, so that no index is divided per value; the sums run in double,
-// vectorised (omp simd: the lanes' partial sums are added at the end).
+// values of each, so that no index is divided per value; the group sums run in double.
 
 // One example: xhat, invstd (G) and y (F) from x (F).
 void normalize_example(float* y, float* xhat, float* invstd, const float* x, const float* gamma, const float* beta,
@@ -52,11 +51,9 @@ void normalize_example(float* y, float* xhat, float* invstd, const float* x, con
         const long o = (long)k * g.M;
         const float* xg = x + o;
         double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
         for (int i = 0; i < g.M; ++i) sum += xg[i];
         const double mean = sum / g.M;
         double var = 0.0;
-#pragma omp simd reduction(+ : var)
         for (int i = 0; i < g.M; ++i) var += (xg[i] - mean) * (xg[i] - mean);
         invstd[k] = (float)(1.0 / std::sqrt(var / g.M + eps));
         const float m = (float)mean, is = invstd[k];
@@ -78,7 +75,6 @@ void backward_example(float* dx, float* sums, const float* dy, const float* xhat
     for (long p = 0; p < P; ++p) {
         const long at = p * g.A;
         float s_dyx = 0.0f, s_dy = 0.0f;
-#pragma omp simd reduction(+ : s_dyx, s_dy)
         for (int j = 0; j < g.A; ++j) {
             s_dyx += dy[at + j] * xhat[at + j];
             s_dy += dy[at + j];
