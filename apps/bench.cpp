@@ -31,7 +31,7 @@
 #include "core/fast/conv.h"
 #include "core/fast/dispatch.h"
 #include "core/fast/gemm.h"
-#include "core/float_mode.h"
+#include "core/fast/float_mode.h"
 #include "core/ops_nn.h"
 #include "core/parallel.h"
 #include "data/data.h"

@@ -1,6 +1,6 @@
 #include "core/parallel.h"
 
-#include "core/float_mode.h"
+#include "core/fast/float_mode.h"
 
 #include <cblas.h>
 #include <omp.h>

@@ -5,12 +5,12 @@
 
 #include "core/blas_setup.h"
 #include "core/fast/parallel.h"
-#include "core/float_mode.h"
+#include "core/fast/float_mode.h"
 
 namespace dl {
 
 // What every program gets before main(): OpenBLAS's fast kernels
-// (core/blas_setup.h) and denormals flushed (core/float_mode.h). Every program
+// (core/blas_setup.h) and denormals flushed (core/fast/float_mode.h). Every program
 // that uses the library uses Tensor, so this runs in each of them, in the main
 // thread, before any other thread exists.
 static const bool runtime_set = (choose_blas_kernels_at_start(), apply_float_mode(), true);

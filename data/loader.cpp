@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "core/float_mode.h"
+#include "core/fast/float_mode.h"
 #include "data/random.h"
 
 namespace dl {

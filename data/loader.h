@@ -84,7 +84,7 @@ public:
     // Seconds next() has spent waiting for the worker, in total: near zero
     // when data preparation keeps up with training.
     double wait_seconds() const { return wait_seconds_; }
-    // Whether the worker thread flushes denormals (core/float_mode.h), as it
+    // Whether the worker thread flushes denormals (core/fast/float_mode.h), as it
     // found when it started: for tests. False without a worker.
     bool worker_flushes_denormals() const { return worker_flushes_denormals_.load(); }
 

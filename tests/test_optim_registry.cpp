@@ -281,7 +281,7 @@ TEST_CASE("option values: parsing, round trips, name=value words") {
         uint32_t u = bits(rng);
         float f;
         std::memcpy(&f, &u, sizeof f);
-        // Denormals are skipped: the library flushes them (core/float_mode.h), so they print as 0.
+        // Denormals are skipped: the library flushes them (core/fast/float_mode.h), so they print as 0.
         const bool denormal = (u & 0x7f800000u) == 0 && (u & 0x007fffffu) != 0;
         if (!std::isfinite(f) || denormal) continue;
         const float back = parse_real(OptionValues::Value(f).text, "test", "x");

@@ -1,6 +1,6 @@
 // What every program linked with the library gets before main(): OpenBLAS's
 // fast kernels (core/blas_setup.h), and denormal floats flushed in every thread
-// that computes (core/float_mode.h):
+// that computes (core/fast/float_mode.h):
 // the main thread, OpenMP's pool during training steps, and the data loader's
 // worker. (A timing test would not fail on this machine's AMD cores, whose
 // vector units take denormals nearly at full speed; `build/bench`'s
@@ -16,7 +16,7 @@
 
 #include "core/blas_setup.h"
 #include "core/core.h"
-#include "core/float_mode.h"
+#include "core/fast/float_mode.h"
 #include "core/parallel.h"
 #include "data/loader.h"
 #include "layers/models.h"

@@ -1,4 +1,4 @@
-#include "core/float_mode.h"
+#include "core/fast/float_mode.h"
 
 #include <omp.h>
 
