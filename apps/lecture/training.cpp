@@ -150,9 +150,11 @@ Curve train_curve(Net& net, Optimizer& opt, const Features& train, const Feature
     return c;
 }
 
-Evaluation evaluate(Net& net, const Features& data, Tape& tape) {
+// Runs `net` over `data` in chunks of 1000 rows without gradients and calls
+// visit(row, C, label) for each row's outputs (C of them), in row order.
+template <class Visit>
+void for_each_output(Net& net, const Features& data, Tape& tape, Visit visit) {
     NoGrad no_grad(tape);
-    Evaluation e;
     const int chunk = 1000;
     Tensor x;
     std::vector<int> y, rows;
@@ -162,18 +164,21 @@ Evaluation evaluate(Net& net, const Features& data, Tape& tape) {
         std::iota(rows.begin(), rows.end(), first);
         gather(data, rows, x, y);
         tape.reset();
-        Var logits = net.forward(tape, tape.input(x));
-        const Tensor& z = tape.value(logits);
+        const Tensor& z = tape.value(net.forward(tape, tape.input(x)));
         const int C = z.dim(1);
-        for (int r = 0; r < n; ++r) {
-            const float* row = z.data() + static_cast<size_t>(r) * C;
-            const float top = *std::max_element(row, row + C);
-            double sum = 0.0;
-            for (int c = 0; c < C; ++c) sum += std::exp(row[c] - top);
-            e.loss += std::log(sum) + top - row[y[static_cast<size_t>(r)]];
-            e.accuracy += predicted_class(row, C) == y[static_cast<size_t>(r)];
-        }
+        for (int r = 0; r < n; ++r) visit(z.data() + static_cast<size_t>(r) * C, C, y[static_cast<size_t>(r)]);
     }
+}
+
+Evaluation evaluate(Net& net, const Features& data, Tape& tape) {
+    Evaluation e;
+    for_each_output(net, data, tape, [&](const float* row, int C, int label) {
+        const float top = *std::max_element(row, row + C);
+        double sum = 0.0;
+        for (int c = 0; c < C; ++c) sum += std::exp(row[c] - top);
+        e.loss += std::log(sum) + top - row[label];
+        e.accuracy += predicted_class(row, C) == label;
+    });
     e.loss /= data.count();
     e.accuracy /= data.count();
     if (!std::isfinite(e.loss)) e.loss = std::nan("");
@@ -189,27 +194,13 @@ double final_loss(const Curve& c, int last, double diverged_loss) {
 }
 
 std::vector<float> predict_probabilities(Net& net, const Features& data, Tape& tape) {
-    NoGrad no_grad(tape);
     std::vector<float> p;
-    const int chunk = 1000;
-    Tensor x;
-    std::vector<int> y, rows;
-    for (int first = 0; first < data.count(); first += chunk) {
-        const int n = std::min(chunk, data.count() - first);
-        rows.resize(static_cast<size_t>(n));
-        std::iota(rows.begin(), rows.end(), first);
-        gather(data, rows, x, y);
-        tape.reset();
-        const Tensor& z = tape.value(net.forward(tape, tape.input(x)));
-        const int C = z.dim(1);
-        for (int r = 0; r < n; ++r) {
-            const float* row = z.data() + static_cast<size_t>(r) * C;
-            const float top = *std::max_element(row, row + C);
-            double sum = 0.0;
-            for (int c = 0; c < C; ++c) sum += std::exp(row[c] - top);
-            for (int c = 0; c < C; ++c) p.push_back(static_cast<float>(std::exp(row[c] - top) / sum));
-        }
-    }
+    for_each_output(net, data, tape, [&](const float* row, int C, int) {
+        const float top = *std::max_element(row, row + C);
+        double sum = 0.0;
+        for (int c = 0; c < C; ++c) sum += std::exp(row[c] - top);
+        for (int c = 0; c < C; ++c) p.push_back(static_cast<float>(std::exp(row[c] - top) / sum));
+    });
     return p;
 }
 
