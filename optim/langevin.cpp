@@ -1,5 +1,6 @@
 #include "optim/langevin.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "optim/registry.h"
@@ -24,13 +25,20 @@ Langevin::Langevin(ParameterList params, const LangevinOptions& options)
     option_table().validate(options, name());
 }
 
-// Sequential: the noise must be drawn in the same order on every run.
+// The noise is drawn in blocks of kBlock samples, in parameter order: the same
+// stream as one draw per value, without a call per value.
 void Langevin::update(Parameter& p, size_t) {
+    constexpr size_t kBlock = 512;
+    float xi[kBlock];
     float* phi = p.value.data();
     const float* g = p.grad.data();
     const float eta = lr();
     const float noise = std::sqrt(2.0f * eta * options_.temperature);
-    for (size_t i = 0; i < p.size(); ++i) phi[i] -= eta * g[i] + noise * rng_.next();
+    for (size_t start = 0; start < p.size(); start += kBlock) {
+        const size_t n = std::min(kBlock, p.size() - start);
+        rng_.fill(xi, n);
+        for (size_t i = 0; i < n; ++i) phi[start + i] -= eta * g[start + i] + noise * xi[i];
+    }
 }
 
 

@@ -30,20 +30,27 @@ LangevinPrecond::LangevinPrecond(ParameterList params, const LangevinPrecondOpti
     variance_ = add_state(1);
 }
 
-// Sequential: the noise must be drawn in the same order on every run.
+// The noise (T > 0) is drawn in blocks, in parameter order, as in langevin.
 void LangevinPrecond::update(Parameter& p, size_t index) {
+    constexpr size_t kBlock = 512;
+    float xi[kBlock];
     float* sigma2 = state(index, variance_);
     float* phi = p.value.data();
     const float* g = p.grad.data();
     const float* g_sq = p.grad_sq.data();
     const float rate = RunningAverage{Averaging::BiasCorrected, options_.n_s}.rate(t());
     const float eta_prime = lr(), floor = options_.sigma2_floor, T = options_.temperature;
-    for (size_t i = 0; i < p.size(); ++i) {
-        const float batch_variance = g_sq[i] - g[i] * g[i];
-        sigma2[i] = (1.0f - rate) * sigma2[i] + rate * batch_variance;
-        const float eta = eta_prime / std::max(sigma2[i], floor);
-        phi[i] -= eta * g[i];
-        if (T > 0.0f) phi[i] -= std::sqrt(2.0f * eta * T) * rng_.next();
+    for (size_t start = 0; start < p.size(); start += kBlock) {
+        const size_t n = std::min(kBlock, p.size() - start);
+        if (T > 0.0f) rng_.fill(xi, n);
+        for (size_t j = 0; j < n; ++j) {
+            const size_t i = start + j;
+            const float batch_variance = g_sq[i] - g[i] * g[i];
+            sigma2[i] = (1.0f - rate) * sigma2[i] + rate * batch_variance;
+            const float eta = eta_prime / std::max(sigma2[i], floor);
+            phi[i] -= eta * g[i];
+            if (T > 0.0f) phi[i] -= std::sqrt(2.0f * eta * T) * xi[j];
+        }
     }
 }
 

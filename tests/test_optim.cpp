@@ -262,6 +262,62 @@ TEST_CASE("langevin: three steps by hand with the same noise stream; T = 0 is sg
     check_steps(three_steps(cold, q), {0.9, 0.7, 0.8});
 }
 
+TEST_CASE("normal-rng: the stream's first values, blocks equal single draws, state round trip") {
+    // The first six samples of NormalRng(7), computed in double by an independent
+    // Python transcription of the header's formula (SplitMix64 + Box-Muller).
+    NormalRng rng(7);
+    const double expected[6] = {-0.3309737, 1.0870435, -1.5432047, -0.1107032, 0.3318185, 0.1073720};
+    for (double e : expected) CHECK(rng.next() == doctest::Approx(e).epsilon(1e-5));
+
+    // fill() from an even and an odd position gives the same numbers as next(), bit for bit.
+    for (size_t skip : {0, 1, 2, 5}) {
+        for (size_t n : {0, 1, 2, 3, 7, 1000}) {
+            NormalRng a(3), b(3);
+            for (size_t i = 0; i < skip; ++i) a.next(), b.next();
+            std::vector<float> block(n + 1, 0.0f);
+            a.fill(block.data(), n);
+            for (size_t i = 0; i < n; ++i) REQUIRE(block[i] == b.next());
+            CHECK(a.next() == b.next());  // and both stand at the same place after it
+        }
+    }
+
+    // Saved after 5 draws and loaded into a generator with another seed: the same continuation.
+    NormalRng saved(11);
+    for (int i = 0; i < 5; ++i) saved.next();
+    Fields out = Fields::writer();
+    saved.state_fields(out);
+    NormalRng restored(99);
+    Fields in = Fields::reader(out.bytes(), "rng");
+    restored.state_fields(in);
+    in.finish();
+    for (int i = 0; i < 9; ++i) CHECK(restored.next() == saved.next());
+}
+
+TEST_CASE("normal-rng: two million samples have the moments and tails of N(0, 1)") {
+    // With n = 2e6 the standard errors are: mean 7e-4, variance 1e-3, P(|z| > 1.96)
+    // 1.5e-4, correlations 7e-4; the bounds are about 5 standard errors.
+    const size_t n = 2000000;
+    std::vector<float> z(n), other(n);
+    NormalRng(5).fill(z.data(), n);
+    NormalRng(6).fill(other.data(), n);  // a neighbouring seed
+    double sum = 0, sum2 = 0, sum3 = 0, sum4 = 0, lag1 = 0, cross = 0;
+    size_t beyond = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const double x = z[i];
+        sum += x, sum2 += x * x, sum3 += x * x * x, sum4 += x * x * x * x;
+        if (i + 1 < n) lag1 += x * z[i + 1];
+        cross += x * other[i];
+        beyond += std::fabs(x) > 1.959964;
+    }
+    CHECK(std::fabs(sum / n) < 0.0035);
+    CHECK(std::fabs(sum2 / n - 1.0) < 0.005);
+    CHECK(std::fabs(sum3 / n) < 0.01);           // skewness 0 (se 1.7e-3)
+    CHECK(std::fabs(sum4 / n - 3.0) < 0.03);     // kurtosis 3 (se 5.5e-3)
+    CHECK(std::fabs(static_cast<double>(beyond) / n - 0.05) < 0.0008);
+    CHECK(std::fabs(lag1 / n) < 0.0035);         // sin and cos of one pair are independent
+    CHECK(std::fabs(cross / n) < 0.0035);        // seeds 5 and 6 are unrelated streams
+}
+
 TEST_CASE("langevin: stationary variance on a noisy 1-D quadratic") {
     // L = (h/2) x^2 with gradient h x + sigma n, n ~ N(0, 1). The update
     //   x' = (1 - eta h) x - eta sigma n - sqrt(2 eta T) xi
