@@ -48,9 +48,10 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1, help="initialisation and shuffling")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(1)
+    torch.manual_seed(args.seed)
     start = time.time()
     xtr = torch.from_numpy(read_idx(f"{DATA}/train-images-idx3-ubyte.gz").copy()).float().div_(255).unsqueeze(1)
     ytr = torch.from_numpy(read_idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64))
@@ -78,7 +79,7 @@ def main():
             z = net(xte[i:i + 250])
             total_loss += nn.functional.cross_entropy(z, yte[i:i + 250], reduction="sum").item()
             correct += (z.argmax(1) == yte[i:i + 250]).sum().item()
-    print(json.dumps({"model": args.model, "optimizer": "sgd-momentum", "epochs": args.epochs,
+    print(json.dumps({"model": args.model, "optimizer": "sgd-momentum", "epochs": args.epochs, "seed": args.seed,
                       "batch_size": args.batch_size, "test_accuracy": correct / len(xte),
                       "test_loss": total_loss / len(xte), "train_examples_per_s": seen / train_time,
                       "seconds": time.time() - start}))
