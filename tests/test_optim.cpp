@@ -291,6 +291,15 @@ TEST_CASE("normal-rng: the stream's first values, blocks equal single draws, sta
     restored.state_fields(in);
     in.finish();
     for (int i = 0; i < 9; ++i) CHECK(restored.next() == saved.next());
+
+    // A state of another kind (a checkpoint from before the counter-based stream) is refused.
+    std::string old_state = "5489 1 2 3";
+    Fields old = Fields::writer();
+    old("rng", old_state);
+    Fields old_in = Fields::reader(old.bytes(), "rng");
+    NormalRng fresh(1);
+    CHECK_THROWS_WITH_AS(fresh.state_fields(old_in), doctest::Contains("is not 'splitmix64-box-muller KEY COUNT'"),
+                         std::runtime_error);
 }
 
 TEST_CASE("normal-rng: two million samples have the moments and tails of N(0, 1)") {
