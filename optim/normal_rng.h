@@ -3,7 +3,7 @@
 // Pair k of the stream (samples 2k and 2k+1) is Box-Muller applied to the k-th
 // output of SplitMix64 started at the (mixed) seed:
 //   z      = mix(seed' + (k+1) * 0x9E3779B97F4A7C15)        64 random bits
-//   u1, u2 = the high and low 32 bits, scaled into (0, 1] and [0, 1)
+//   u1, u2 = the high and low 32 bits, scaled into (0, 1] and [0, 1] (rounded to float)
 //   sample 2k   = sqrt(-2 ln u1) cos(2 pi u2)
 //   sample 2k+1 = sqrt(-2 ln u1) sin(2 pi u2)
 // So the whole state is one counter (how many samples were drawn): a run resumed
