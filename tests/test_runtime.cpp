@@ -9,6 +9,8 @@
 
 #include <omp.h>
 
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 #include <string>
@@ -21,6 +23,7 @@
 #include "data/loader.h"
 #include "layers/models.h"
 #include "optim/adam.h"
+#include "tests/run_program.h"
 
 using namespace dl;
 
@@ -113,4 +116,28 @@ TEST_CASE("float mode: set_flush_denormals(false) keeps IEEE denormals in every 
     for (int flag : flags) CHECK(flag == 0);
     CHECK(thread_flushes_denormals());
     for (int flag : pool_flags(2)) CHECK(flag == 1);
+}
+
+// scripts/epoch_speed.py, which README's per-epoch figures come from: each later epoch's
+// examples/s over the first one's, a run flagged when one falls more than 5% below.
+TEST_CASE("epoch_speed.py: later epochs against the first, a falling run flagged") {
+    testing::TempDir tmp;
+    const std::string header = "# a comment line\nepoch,train_loss,examples_per_s,seconds\n";
+    std::filesystem::create_directories(tmp / "runs/steady");
+    std::filesystem::create_directories(tmp / "runs/falling");
+    std::filesystem::create_directories(tmp / "runs/short");
+    std::ofstream(tmp / "runs/steady/metrics.csv") << header << "1,0.5,1000,1\n2,0.4,1010,2\n3,0.3,990,3\n";
+    // epoch 2 repeated by a resume: its last row counts
+    std::ofstream(tmp / "runs/falling/metrics.csv") << header << "1,0.5,1000,1\n2,0.4,990,2\n2,0.4,700,2\n3,0.3,600,3\n";
+    std::ofstream(tmp / "runs/short/metrics.csv") << header << "1,0.5,1000,1\n";  // one epoch: skipped
+    const testing::ProgramResult r = testing::run_program("python3 scripts/epoch_speed.py " + (tmp / "runs"), tmp.str());
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("steady: 1,000 ex/s, then 1.010 0.990\n") != std::string::npos);
+    CHECK(r.out.find("falling: 1,000 ex/s, then 0.700 0.600  <- below 0.95\n") != std::string::npos);
+    CHECK(r.out.find("2 runs; every later epoch within 5% of the first in 1;") != std::string::npos);
+
+    const testing::ProgramResult bad = testing::run_program("python3 scripts/epoch_speed.py " + (tmp / "none"), tmp.str());
+    CHECK(bad.status == 1);
+    CHECK(bad.err == "epoch_speed: " + (tmp / "none") + ": no such file or folder\n");
 }
