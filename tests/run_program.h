@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/temp_dir.h"
 
@@ -40,6 +41,33 @@ inline ProgramResult run_program(const std::string& command, const std::string& 
     r.out = read_text(out);
     r.err = read_text(err);
     return r;
+}
+
+// A run's metrics.csv rows (comment lines and header included) without the three timing
+// columns at the end of each row (examples/s, noise scale, seconds), which differ run to run.
+inline std::string metrics_without_timing(const std::string& dir) {
+    std::istringstream in(read_text(dir + "/metrics.csv"));
+    std::string out;
+    for (std::string line; std::getline(in, line);) {
+        for (int cut = 0; cut < 3; ++cut) line = line.substr(0, line.rfind(','));
+        out += line + "\n";
+    }
+    return out;
+}
+
+// Column `index` of a run's metrics.csv, one value per row after its comment lines and header.
+inline std::vector<double> metrics_column(const std::string& dir, int index) {
+    std::istringstream in(read_text(dir + "/metrics.csv"));
+    std::vector<double> v;
+    std::string line;
+    while (std::getline(in, line) && line.rfind('#', 0) == 0) {}  // comments, then the header
+    while (std::getline(in, line)) {
+        std::istringstream row(line);
+        std::string cell;
+        for (int i = 0; i <= index; ++i) std::getline(row, cell, ',');
+        v.push_back(std::stod(cell));
+    }
+    return v;
 }
 
 }  // namespace dl::testing

@@ -23,6 +23,8 @@
 #include "tests/small_data.h"
 
 using namespace dl;
+using dl::testing::metrics_column;
+using dl::testing::metrics_without_timing;
 using dl::testing::read_text;
 using dl::testing::TempDir;
 
@@ -146,33 +148,6 @@ Run train(const std::string& command_line, const TempDir& tmp) {
 }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// The metrics rows without the timing columns (examples/s, noise scale, seconds).
-std::string metrics_without_timing(const std::string& dir) {
-    std::istringstream in(read_text(dir + "/metrics.csv"));
-    std::string out;
-    for (std::string line; std::getline(in, line);) {
-        for (int cut = 0; cut < 3; ++cut) line = line.substr(0, line.rfind(','));
-        out += line + "\n";
-    }
-    return out;
-}
-
-// Column `index` of a run's metrics.csv (after its comment lines and header).
-std::vector<double> column(const std::string& dir, int index) {
-    std::istringstream in(read_text(dir + "/metrics.csv"));
-    std::vector<double> v;
-    std::string line;
-    while (std::getline(in, line) && line.rfind('#', 0) == 0) {}
-    while (std::getline(in, line)) {
-        std::istringstream row(line);
-        std::string cell;
-        for (int i = 0; i <= index; ++i) std::getline(row, cell, ',');
-        v.push_back(std::stod(cell));
-    }
-    return v;
-}
-
 }  // namespace
 
 TEST_CASE("extend build/train: an optimizer and a schedule of one's own, listed, trained, saved, resumed") {
@@ -208,7 +183,7 @@ TEST_CASE("extend build/train: an optimizer and a schedule of one's own, listed,
                             "floor=0"));
     const std::string rows = metrics_without_timing(a);
     // The last step of epoch 2 is at epoch 1 + 8/9 (9 batches of 540 training examples): eta = 0.002 (1 - (17/9)/4).
-    const std::vector<double> lr = column(a, 7);
+    const std::vector<double> lr = metrics_column(a, 7);
     REQUIRE(lr.size() == 2);
     CHECK(lr[0] == doctest::Approx(0.002 * (1.0 - (8.0 / 9.0) / 4.0)).epsilon(1e-5));
     CHECK(lr[1] == doctest::Approx(0.002 * (1.0 - (17.0 / 9.0) / 4.0)).epsilon(1e-5));

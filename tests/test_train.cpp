@@ -22,6 +22,8 @@
 #include "tests/small_data.h"
 
 using dl::testing::ProgramResult;
+using dl::testing::metrics_column;
+using dl::testing::metrics_without_timing;
 using dl::testing::read_text;
 using dl::testing::run_program;
 using dl::testing::TempDir;
@@ -29,32 +31,6 @@ using dl::testing::TempDir;
 namespace {
 
 const std::string kSmall = "build/train --model mlp --limit 2000 --threads 2 --seed 5 ";
-
-// The metrics rows without the timing columns (examples/s, seconds), which differ run to run.
-std::string metrics_without_timing(const std::string& dir) {
-    std::istringstream in(read_text(dir + "/metrics.csv"));
-    std::string out;
-    for (std::string line; std::getline(in, line);) {
-        for (int cut = 0; cut < 3; ++cut) line = line.substr(0, line.rfind(','));  // seconds, noise, ex/s
-        out += line + "\n";
-    }
-    return out;
-}
-
-std::vector<double> column(const std::string& dir, int index) {
-    std::istringstream in(read_text(dir + "/metrics.csv"));
-    std::vector<double> v;
-    std::string line;
-    while (std::getline(in, line) && line.rfind('#', 0) == 0) {}  // comments, then the header
-    while (std::getline(in, line)) {
-        std::istringstream row(line);
-        std::string cell;
-        for (int i = 0; i <= index; ++i) std::getline(row, cell, ',');
-        v.push_back(std::stod(cell));
-    }
-    return v;
-}
-
 }  // namespace
 
 TEST_CASE("train: an mlp run lowers the loss and writes metrics, checkpoints, curves and a JSON line") {
@@ -67,10 +43,10 @@ TEST_CASE("train: an mlp run lowers the loss and writes metrics, checkpoints, cu
                             "\"seed\": 5", "\"test_accuracy\": ", "\"test_loss\": ", "\"train_examples_per_s\": ",
                             "\"seconds\": ", "\"checkpoint\": "})
         CHECK(json.find(key) != std::string::npos);
-    const std::vector<double> loss = column(tmp.str() + "/run", 1);
+    const std::vector<double> loss = metrics_column(tmp.str() + "/run", 1);
     REQUIRE(loss.size() == 3);
     CHECK(loss[2] < 0.8 * loss[0]);
-    CHECK(column(tmp.str() + "/run", 6).back() > 0.7);  // test accuracy after 3 epochs on 2000 examples
+    CHECK(metrics_column(tmp.str() + "/run", 6).back() > 0.7);  // test accuracy after 3 epochs on 2000 examples
     for (const char* f : {"/run/model.ckpt", "/run/best.ckpt", "/run/curves.png"}) CHECK(dl::file_exists(tmp.str() + f));
 }
 
@@ -99,7 +75,7 @@ TEST_CASE("train: statistics-based optimizers and --stats log the gradient noise
     INFO(r.err);
     REQUIRE(r.status == 0);
     CHECK(r.err.find("per-example statistics") != std::string::npos);
-    CHECK(column(tmp.str() + "/r", 10).at(0) > 0.0);  // noise_scale
+    CHECK(metrics_column(tmp.str() + "/r", 10).at(0) > 0.0);  // noise_scale
     ProgramResult bn = run_program("build/train --model cnn-bn --limit 256 --epochs 1 --stats --out " + tmp.str() + "/bn",
                                    tmp.str());
     CHECK(bn.status != 0);
@@ -186,13 +162,13 @@ TEST_CASE("train: schedules and batch-size rules reach the optimizer") {
                                            "--scale-with-batch --out " + tmp.str() + "/s",
                                   tmp.str());
     REQUIRE(s.status == 0);
-    CHECK(column(tmp.str() + "/s", 7).at(0) == doctest::Approx(0.0064).epsilon(1e-5));
+    CHECK(metrics_column(tmp.str() + "/s", 7).at(0) == doctest::Approx(0.0064).epsilon(1e-5));
     // step decay: eta x 0.1 from epoch 2 on.
     ProgramResult st = run_program(kSmall + "--epochs 2 --optimizer sgd --lr 0.05 --schedule step --milestones 1 "
                                             "--out " + tmp.str() + "/st",
                                    tmp.str());
     REQUIRE(st.status == 0);
-    const std::vector<double> lr = column(tmp.str() + "/st", 7);
+    const std::vector<double> lr = metrics_column(tmp.str() + "/st", 7);
     CHECK(lr.at(0) == doctest::Approx(0.05));
     CHECK(lr.at(1) == doctest::Approx(0.005));
     // batch growth (Smith et al.): the batch grows x 1/decay = 4 at the milestone instead.
@@ -200,10 +176,10 @@ TEST_CASE("train: schedules and batch-size rules reach the optimizer") {
                                             "--milestones 1 --decay 0.25 --out " + tmp.str() + "/bg",
                                    tmp.str());
     REQUIRE(bg.status == 0);
-    const std::vector<double> batch = column(tmp.str() + "/bg", 8);
+    const std::vector<double> batch = metrics_column(tmp.str() + "/bg", 8);
     CHECK(batch.at(0) == 64);
     CHECK(batch.at(1) == 256);
-    CHECK(column(tmp.str() + "/bg", 7).at(1) == doctest::Approx(0.05));
+    CHECK(metrics_column(tmp.str() + "/bg", 7).at(1) == doctest::Approx(0.05));
 }
 
 TEST_CASE("train: --snapshots saves one checkpoint per cosine cycle; predict averages them") {
@@ -269,7 +245,7 @@ TEST_CASE("train: --resume continues with --epochs and --lr of its command line 
     CHECK(metrics_without_timing(c) == metrics_without_timing(a));
     // A finished run reports its real test accuracy, and trains nothing.
     const std::string final_accuracy = a.empty() ? "" : [&] {
-        const std::vector<double> acc = column(a, 6);
+        const std::vector<double> acc = metrics_column(a, 6);
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.6g", acc.back());
         return std::string(buf);
@@ -300,7 +276,7 @@ TEST_CASE("train: --resume continues with --epochs and --lr of its command line 
     ProgramResult lr = run_program("build/train --resume " + a + "/model.ckpt --epochs 4 --lr 0.0002", tmp.str());
     INFO(lr.err);
     REQUIRE(lr.status == 0);
-    CHECK(column(a, 7).back() == doctest::Approx(0.0002));
+    CHECK(metrics_column(a, 7).back() == doctest::Approx(0.0002));
 }
 
 TEST_CASE("train: --init-from starts a new run from a checkpoint's weights; another task is refused") {
@@ -317,7 +293,7 @@ TEST_CASE("train: --init-from starts a new run from a checkpoint's weights; anot
     CHECK(has(r.err, "starting from the weights of " + base + "/best.ckpt"));
     CHECK(has(r.last_line(), "\"model\": \"mlp\", \"optimizer\": \"sgd\""));
     // It starts where the checkpoint was: its first epoch is far better than a fresh model's.
-    CHECK(column(tuned, 2).at(0) > 0.9 * column(base, 2).back());
+    CHECK(metrics_column(tuned, 2).at(0) > 0.9 * metrics_column(base, 2).back());
     // The fine-tuned run resumes like any other.
     CHECK(run_program("build/train --resume " + tuned + "/model.ckpt --epochs 2", tmp.str()).status == 0);
     // Fine-tuned on data of other statistics (same classes), it keeps the checkpoint's normalisation and resumes.
@@ -422,7 +398,7 @@ TEST_CASE("train: best.ckpt is chosen on a validation split held out by default;
     const std::string csv = read_text(tmp.str() + "/run/metrics.csv");
     CHECK(csv.rfind("# best.ckpt is the epoch with the highest val_acc, on a validation split held out from the "
                     "training set (--val-split);\n# test_loss and test_acc are results only", 0) == 0);
-    CHECK(column(tmp.str() + "/run", 4).at(0) > 0.0);  // val_acc
+    CHECK(metrics_column(tmp.str() + "/run", 4).at(0) > 0.0);  // val_acc
     CHECK(dl::file_exists(tmp.str() + "/run/best.ckpt"));
     ProgramResult none = run_program(train + "--epochs 1 --val-split 0 --out " + tmp.str() + "/none", tmp.str());
     REQUIRE(none.status == 0);
@@ -513,8 +489,8 @@ TEST_CASE("train: an optimizer that takes the batch size resumes bit for bit whe
     REQUIRE(run_program(train + "--epochs 1 --out " + c, tmp.str()).status == 0);
     REQUIRE(run_program("build/train --resume " + c + "/model.ckpt --epochs 3", tmp.str()).status == 0);
     const std::string straight = metrics_without_timing(a);
-    CHECK(column(a, 8) == std::vector<double>{64, 128, 128});
-    const std::vector<double> loss = column(a, 1);
+    CHECK(metrics_column(a, 8) == std::vector<double>{64, 128, 128});
+    const std::vector<double> loss = metrics_column(a, 1);
     CHECK(loss.at(2) < 0.8 * loss.at(0));  // it trains (K = 2: updates begin two steps after each new optimizer)
     CHECK(metrics_without_timing(b) == straight);
     CHECK(metrics_without_timing(c) == straight);
