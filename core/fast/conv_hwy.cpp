@@ -44,9 +44,20 @@ struct Taps {
     int C, KH, KW;
     int kofs[kMaxKernel];
 
-    long offset(int k) const {
-        const int kw = k % KW, kh = (k / KW) % KH, c = k / (KW * KH);
-        return c * plane + kh * kh_step + kofs[kw];
+    // p[j] = x + the offset of tap k0 + j, for j < n; taps past the n-th repeat the last one
+    // (j < J). k0 is split into (c, kh, kw) once and the next taps are counted on from it (kw
+    // fastest): splitting every tap took three integer divisions, 12% of the weight gradient's
+    // time on a 7x7 plane, where a tile does only 49 positions of FMAs.
+    void pointers(const float** p, int J, int k0, int n) const {
+        int kw = k0 % KW, kh = (k0 / KW) % KH, c = k0 / (KW * KH);
+        for (int j = 0; j < J; ++j) {
+            p[j] = x + c * plane + kh * kh_step + kofs[kw];
+            if (j + 1 >= n) continue;
+            if (++kw == KW) {
+                kw = 0;
+                if (++kh == KH) kh = 0, ++c;
+            }
+        }
     }
 };
 
@@ -229,8 +240,7 @@ void WgradTile(const WgradArgs& a, int k0, int nk, int o0) {
     const DF d;
     const int L = (int)hn::Lanes(d);
     const float* xj[J];  // the input each tap reads at output position (0,0)
-#pragma GCC unroll 12
-    for (int j = 0; j < J; ++j) xj[j] = a.in.x + a.in.offset(k0 + std::min(j, nk - 1));
+    a.in.pointers(xj, J, k0, nk);
     VF acc[J][V];
 #pragma GCC unroll 12
     for (int j = 0; j < J; ++j)
