@@ -4,8 +4,10 @@
 // each); the part under HWY_ONCE is compiled once and dispatches to the best copy.
 //
 // Forward, one register tile: T consecutive output positions of one output row times V
-// vectors of output channels, T*V accumulators. For each kernel tap k = (c,kh,kw):
+// vectors of output channels, T*V accumulators. For each kernel tap k = (kh,c,kw):
 //   V loads of wt[k][o0 ..], T broadcasts of x at the tap, T*V FMAs.
+// Taps whose kernel row kh reads only the zero padding above or below the input are
+// skipped (the taps go kernel row by kernel row, so the others are one stretch).
 // The tile sizes follow the register file (32 vector registers for AVX-512 and NEON, 16
 // for AVX2): AVX-512 takes T <= 28 with V = 1, T <= 14 with V = 2, T <= 6 with V = 4. A
 // row of OW positions is cut into equal tiles (a row of 28 with V = 2: two tiles of 14),
@@ -14,6 +16,7 @@
 // Weight gradient, one tile: J kernel taps times V vectors of output channels. For each
 // output position: V loads of dyt, J broadcasts of x (one per tap), J*V FMAs; after all
 // positions, dwt += the tile. Summing over positions in registers needs no horizontal sums.
+// Output rows where every tap of the tile reads padding are skipped.
 //
 // Input gradient: per phase (see conv_hwy.h) a stride-1 convolution of the padded dy with
 // the flipped taps of that phase, by the forward tiles, into a channels-last scratch that
@@ -43,16 +46,43 @@ struct Taps {
     long plane, row_step, kh_step;
     int C, KH, KW;
     int kofs[kMaxKernel];
+    // Rows: tap kh of output row oh reads input row row0 + oh * rows_per_oh + kh; rows outside
+    // [data_lo, data_hi) are padding, all zeros, so the taps that read them are skipped (on a
+    // 14x14 plane with a 5x5 kernel and padding 2, 6 of every 70 tap rows).
+    int row0 = 0, rows_per_oh = 1, data_lo = 0, data_hi = 1 << 30;
 
-    // p[j] = x + the offset of tap k0 + j, for j < n; taps past the n-th repeat the last one
-    // (j < J). k0 is split into (c, kh, kw) once and the next taps are counted on from it (kw
-    // fastest): splitting every tap took three integer divisions, 12% of the weight gradient's
-    // time on a 7x7 plane, where a tile does only 49 positions of FMAs.
-    void pointers(const float** p, int J, int k0, int n) const {
+    // The taps kh in [kh0, kh1) of output row oh that read data (kh0 == kh1: none).
+    void kh_range(int oh, int& kh0, int& kh1) const {
+        const int r = row0 + oh * rows_per_oh;
+        kh0 = std::min(KH, std::max(0, data_lo - r));
+        kh1 = std::max(kh0, std::min(KH, data_hi - r));
+    }
+
+    // off[(kh*C + c)*KW + kw] = where tap (c,kh,kw) of output position (0,0) reads: the
+    // order of the forward tiles (kernel rows outermost, so the taps of the rows that read
+    // data are one stretch).
+    void offsets(int* off) const {
+        for (int kh = 0; kh < KH; ++kh)
+            for (int c = 0; c < C; ++c)
+                for (int kw = 0; kw < KW; ++kw) *off++ = (int)(c * plane + kh * kh_step + kofs[kw]);
+    }
+
+    // The output rows [oh0, oh1) (of OH) where some tap with kh in [kh_min, kh_max] reads data.
+    void oh_range(int kh_min, int kh_max, int OH, int& oh0, int& oh1) const {
+        const int S = rows_per_oh;
+        const int lo = data_lo - row0 - kh_max, hi = data_hi - row0 - kh_min;  // oh*S in [lo, hi)
+        oh0 = std::max(0, lo <= 0 ? 0 : (lo + S - 1) / S);
+        oh1 = std::min(OH, hi <= 0 ? 0 : (hi + S - 1) / S);
+    }
+
+    // p[j] = x + the offset of tap k0 + j (taps in the order (c, kh, kw)), for j < n. k0 is
+    // split into (c, kh, kw) once and the next taps are counted on from it (kw fastest):
+    // splitting every tap took three integer divisions, 12% of the weight gradient's time on
+    // a 7x7 plane, where a tile does only 49 positions of FMAs.
+    void pointers(const float** p, int k0, int n) const {
         int kw = k0 % KW, kh = (k0 / KW) % KH, c = k0 / (KW * KH);
-        for (int j = 0; j < J; ++j) {
+        for (int j = 0; j < n; ++j) {
             p[j] = x + c * plane + kh * kh_step + kofs[kw];
-            if (j + 1 >= n) continue;
             if (++kw == KW) {
                 kw = 0;
                 if (++kh == KH) kh = 0, ++c;
@@ -64,7 +94,8 @@ struct Taps {
 // One convolution as the forward tiles see it: y (OH*OW, ldy) = bias + taps . wt.
 struct FwdArgs {
     Taps in;
-    const float* wt;    // (C*KH*KW, ldw)
+    const int* off;     // in.offsets()
+    const float* wt;    // (KH*C*KW, ldw): rows in the order of off
     const float* bias;  // (ldw) or nullptr
     int ldw;
     float* yt;  // (OH*OW, ldy)
@@ -77,6 +108,8 @@ inline Taps forward_taps(const float* xpad, const ConvGeom& g) {
     const PadLayout l = pad_layout(g);
     Taps t{xpad, l.plane, (long)g.S * l.row_len, l.row_len, g.C, g.KH, g.KW, {}};
     for (int kw = 0; kw < g.KW; ++kw) t.kofs[kw] = (kw % g.S) * l.phase_len + kw / g.S;
+    t.rows_per_oh = g.S;
+    t.data_lo = g.P, t.data_hi = g.P + g.H;
     return t;
 }
 
@@ -126,6 +159,7 @@ constexpr int max_positions(int V) { return std::min(28, (kRegs - V - (kRegs == 
 // J*V accumulators + V vectors of dyt; J is also bound by the general registers (a pointer per tap).
 constexpr int max_taps(int V) { return std::min(12, (kRegs - V - 2) / V); }
 #endif
+constexpr int kMaxTaps = 12;  // the most taps a weight-gradient tile takes, on any target
 
 // ---- forward tile: T positions x V channel vectors ------------------------------------
 template <int V, int T>
@@ -140,24 +174,25 @@ void FwdTile(const FwdArgs& a, int oh, int ow0, int o0) {
         for (int t = 0; t < T; ++t) acc[t][v] = b;
     }
     const Taps& in = a.in;
+    // One loop over the taps of the kernel rows that read data (not three nested ones: with
+    // a 3x3 kernel the innermost would run three times).
+    int kh0, kh1;
+    in.kh_range(oh, kh0, kh1);
+    const int row_taps = in.C * in.KW, i1 = kh1 * row_taps;
     const float* x = in.x + oh * in.row_step + ow0;
-    const float* w = a.wt + o0;
-    for (int c = 0; c < in.C; ++c, x += in.plane)
-        for (int kh = 0; kh < in.KH; ++kh) {
-            const float* xr = x + kh * in.kh_step;
-            for (int kw = 0; kw < in.KW; ++kw, w += a.ldw) {
-                const float* xk = xr + in.kofs[kw];
-                VF wv[V];
+    const float* w = a.wt + o0 + (long)kh0 * row_taps * a.ldw;
+    for (int i = kh0 * row_taps; i < i1; ++i, w += a.ldw) {
+        const float* xk = x + a.off[i];
+        VF wv[V];
 #pragma GCC unroll 4
-                for (int v = 0; v < V; ++v) wv[v] = hn::LoadU(d, w + v * L);
+        for (int v = 0; v < V; ++v) wv[v] = hn::LoadU(d, w + v * L);
 #pragma GCC unroll 28
-                for (int t = 0; t < T; ++t) {
-                    const VF b = hn::Set(d, xk[t]);
+        for (int t = 0; t < T; ++t) {
+            const VF b = hn::Set(d, xk[t]);
 #pragma GCC unroll 4
-                    for (int v = 0; v < V; ++v) acc[t][v] = hn::MulAdd(b, wv[v], acc[t][v]);
-                }
-            }
+            for (int v = 0; v < V; ++v) acc[t][v] = hn::MulAdd(b, wv[v], acc[t][v]);
         }
+    }
     float* y = a.yt + (long)(oh * a.OW + ow0) * a.ldy + o0;
 #pragma GCC unroll 28
     for (int t = 0; t < T; ++t)
@@ -195,9 +230,15 @@ int block_vectors(int left) {
 }
 
 // y (OH*OW, ldy) = bias + conv, tile by tile: blocks of V channel vectors, each output row
-// cut into n equal tiles of at most max_positions(V) positions.
-void RunForward(const FwdArgs& a) {
+// cut into n equal tiles of at most max_positions(V) positions. a.off is filled here.
+void RunForward(FwdArgs a) {
     const int L = (int)hn::Lanes(DF());
+    // The tap offsets, per thread (the kernels run inside the threads of core/fast/conv.cpp);
+    // the buffer grows to the largest convolution once and is reused.
+    thread_local std::vector<int> off;
+    off.resize((size_t)a.in.C * a.in.KH * a.in.KW);
+    a.in.offsets(off.data());
+    a.off = off.data();
     for (int v0 = 0; v0 < a.vectors;) {
         const int V = block_vectors(a.vectors - v0);
         const int tmax = V == 1 ? max_positions(1) : V == 2 ? max_positions(2) : max_positions(4);
@@ -218,7 +259,7 @@ int vectors_for(int channels) {
 
 void ConvForward(float* yt, const float* xpad, const float* wt, const ConvGeom& g) {
     const int OCp = padded_channels(g.OC);
-    FwdArgs a{detail::forward_taps(xpad, g), wt, wt + (long)g.K() * OCp, OCp, yt, OCp, g.OH(), g.OW(),
+    FwdArgs a{detail::forward_taps(xpad, g), nullptr, wt, wt + (long)g.K() * OCp, OCp, yt, OCp, g.OH(), g.OW(),
               vectors_for(g.OC)};
     RunForward(a);
     // Channels beyond the computed vectors (AVX2 computes 8 of a padded 16, say) are 0.
@@ -235,18 +276,26 @@ struct WgradArgs {
     int ld, OH, OW;
 };
 
+// The taps [k0, k0 + nk) of one tile, as every block of channel vectors sees them.
+struct WgradTaps {
+    const float* x[kMaxTaps];  // the input each tap reads at output position (0,0)
+    int k0, nk;
+    int oh0, oh1;  // the output rows where some of them reads data
+};
+
 template <int V, int J>
-void WgradTile(const WgradArgs& a, int k0, int nk, int o0) {
+void WgradTile(const WgradArgs& a, const WgradTaps& tt, int o0) {
     const DF d;
     const int L = (int)hn::Lanes(d);
-    const float* xj[J];  // the input each tap reads at output position (0,0)
-    a.in.pointers(xj, J, k0, nk);
+    const float* xj[J];
+#pragma GCC unroll 12
+    for (int j = 0; j < J; ++j) xj[j] = tt.x[j];
     VF acc[J][V];
 #pragma GCC unroll 12
     for (int j = 0; j < J; ++j)
 #pragma GCC unroll 4
         for (int v = 0; v < V; ++v) acc[j][v] = hn::Zero(d);
-    for (int oh = 0; oh < a.OH; ++oh) {
+    for (int oh = tt.oh0; oh < tt.oh1; ++oh) {
         const long xo = oh * a.in.row_step;
         const float* dy = a.dyt + (long)oh * a.OW * a.ld + o0;
         for (int ow = 0; ow < a.OW; ++ow, dy += a.ld) {
@@ -263,14 +312,13 @@ void WgradTile(const WgradArgs& a, int k0, int nk, int o0) {
     }
 #pragma GCC unroll 12
     for (int j = 0; j < J; ++j) {
-        if (j >= nk) break;  // taps past the end repeated the last one
-        float* out = a.dwt + (long)(k0 + j) * a.ld + o0;
+        float* out = a.dwt + (long)(tt.k0 + j) * a.ld + o0;
 #pragma GCC unroll 4
         for (int v = 0; v < V; ++v) hn::StoreU(hn::Add(hn::LoadU(d, out + v * L), acc[j][v]), d, out + v * L);
     }
 }
 
-using WgradFn = void (*)(const WgradArgs&, int, int, int);
+using WgradFn = void (*)(const WgradArgs&, const WgradTaps&, int);
 
 template <int V, size_t... I>
 constexpr std::array<WgradFn, sizeof...(I)> wgrad_tiles(std::index_sequence<I...>) {
@@ -295,15 +343,29 @@ void ConvWeightGrad(float* dwt, const float* xpad, const float* dyt, const ConvG
     const int L = (int)hn::Lanes(DF());
     const int K = g.K(), vectors = vectors_for(g.OC);
     WgradArgs a{detail::forward_taps(xpad, g), dyt, dwt, padded_channels(g.OC), g.OH(), g.OW()};
+    // Blocks of V channel vectors; the blocks of one V share their tiles of taps, whose
+    // pointers and rows are worked out once for all of them (on a 7x7 plane a tile does only
+    // 49 positions of FMAs, and the integer divisions of that setup cost 5% of the time).
     for (int v0 = 0; v0 < vectors;) {
         const int V = block_vectors(vectors - v0);
+        int v1 = v0;  // the run of blocks [v0, v1) of V vectors
+        while (v1 < vectors && block_vectors(vectors - v1) == V) v1 += V;
         const int jmax = V == 1 ? max_taps(1) : V == 2 ? max_taps(2) : max_taps(4);
         const int n = (K + jmax - 1) / jmax;  // tiles of equal size
         for (int i = 0; i < n; ++i) {
-            const int k0 = (int)((long)K * i / n), k1 = (int)((long)K * (i + 1) / n);
-            wgrad_tile(V, k1 - k0)(a, k0, k1 - k0, v0 * L);
+            WgradTaps tt;
+            tt.k0 = (int)((long)K * i / n);
+            tt.nk = (int)((long)K * (i + 1) / n) - tt.k0;
+            a.in.pointers(tt.x, tt.k0, tt.nk);
+            // The kernel rows of the tile's taps (k = (c*KH + kh)*KW + kw), for the output rows
+            // it can skip: from its first tap's to its last's, or all of them across channels.
+            const int r0 = tt.k0 / g.KW, r1 = (tt.k0 + tt.nk - 1) / g.KW;  // rows c*KH + kh
+            const bool one_channel = r0 / g.KH == r1 / g.KH;
+            const int kh_min = one_channel ? r0 % g.KH : 0, kh_max = one_channel ? r1 % g.KH : g.KH - 1;
+            a.in.oh_range(kh_min, kh_max, g.OH(), tt.oh0, tt.oh1);
+            for (int vb = v0; vb < v1; vb += V) wgrad_tile(V, tt.nk)(a, tt, vb * L);
         }
-        v0 += V;
+        v0 = v1;
     }
 }
 
@@ -326,7 +388,9 @@ void ConvInputGrad(float* dx, const float* dypad, const float* wf, float* scratc
                 const float* origin = dypad + (long)(ah.U0 - ah.J + 1 + l.top) * l.cols + (aw.U0 - aw.J + 1 + l.left);
                 Taps in{origin, l.plane, l.cols, l.cols, g.OC, ah.J, aw.J, {}};
                 for (int i = 0; i < aw.J; ++i) in.kofs[i] = i;
-                FwdArgs a{in, w, nullptr, Cp, scratch, Cp, ah.n, aw.n, vectors_for(g.C)};
+                in.row0 = ah.U0 - ah.J + 1 + l.top;  // dypad's rows [top, top + OH) hold dy
+                in.data_lo = l.top, in.data_hi = l.top + g.OH();
+                FwdArgs a{in, nullptr, w, nullptr, Cp, scratch, Cp, ah.n, aw.n, vectors_for(g.C)};
                 RunForward(a);
                 const bool add = !(assign && S == 1);
                 for (int u = 0; u < ah.n; ++u)
@@ -582,7 +646,11 @@ void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, 
     const int K = g.K(), OCp = padded_channels(g.OC);
     std::fill(wt, wt + conv_forward_weights_size(g), 0.0f);
     for (int o = 0; o < g.OC; ++o) {
-        for (int k = 0; k < K; ++k) wt[(long)k * OCp + o] = w[(long)o * K + k];
+        const float* wo = w + (long)o * K;
+        long row = 0;  // (kh, c, kw), the order of the forward tiles' taps
+        for (int kh = 0; kh < g.KH; ++kh)
+            for (int c = 0; c < g.C; ++c)
+                for (int kw = 0; kw < g.KW; ++kw, ++row) wt[row * OCp + o] = wo[((long)c * g.KH + kh) * g.KW + kw];
         if (bias) wt[(long)K * OCp + o] = bias[o];
     }
 }
@@ -602,8 +670,9 @@ void conv_pad_output_grad(float* dypad, const float* dy, const ConvGeom& g) {
     HWY_DYNAMIC_DISPATCH(PadOutputGrad)(dypad, dy, g);
 }
 
-// Phase by phase (rh, rw), the taps (o, jj, ii) of that phase, flipped, transposed to (taps, Cp):
-// wf[(o,jj,ii)][c] = w[o][c][rh + S (Jh-1-jj)][rw + S (Jw-1-ii)].
+// Phase by phase (rh, rw), the taps (jj, o, ii) of that phase (the forward tiles' order: kernel
+// rows outermost), flipped, transposed to (taps, Cp):
+// wf[(jj,o,ii)][c] = w[o][c][rh + S (Jh-1-jj)][rw + S (Jw-1-ii)].
 void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& g) {
     const int Cp = padded_channels(g.C), S = g.S;
     std::fill(wf, wf + conv_input_grad_weights_size(g), 0.0f);
@@ -611,8 +680,8 @@ void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& 
         const int Jh = rh < g.KH ? (g.KH - 1 - rh) / S + 1 : 0;
         for (int rw = 0; rw < S; ++rw) {
             const int Jw = rw < g.KW ? (g.KW - 1 - rw) / S + 1 : 0;
-            for (int o = 0; o < g.OC; ++o)
-                for (int jj = 0; jj < Jh; ++jj)
+            for (int jj = 0; jj < Jh; ++jj)
+                for (int o = 0; o < g.OC; ++o)
                     for (int ii = 0; ii < Jw; ++ii, wf += Cp) {
                         const int kh = rh + S * (Jh - 1 - jj), kw = rw + S * (Jw - 1 - ii);
                         for (int c = 0; c < g.C; ++c) wf[c] = w[(((long)o * g.C + c) * g.KH + kh) * g.KW + kw];

@@ -11,7 +11,8 @@
 //   xpad (C, rows, row_len)   the input, zero-padded; for stride S > 1 each padded row is
 //                             stored as S phases (columns 0, S, 2S, ... then 1, S+1, ...),
 //                             so that a stride-S row of taps is contiguous (see PadLayout)
-//   wt   (K + 1, OCp)         weights transposed, K = C*KH*KW; the last row is the bias
+//   wt   (K + 1, OCp)         weights transposed, K = C*KH*KW, rows (kh, c, kw); the last
+//                             row is the bias
 //   yt   (OH*OW, OCp)         the output, channels last; OCp = OC rounded up to 16
 //   dyt  (OH*OW, OCp)         the output gradient, channels last
 //   dwt  (K, OCp)             the weight gradient, transposed
@@ -56,7 +57,9 @@ void conv_pad_input(float* xpad, const float* x, const ConvGeom& g);
 // ---- forward ------------------------------------------------------------------------
 // Floats of the prepared forward weights: (K + 1) * OCp.
 inline long conv_forward_weights_size(const ConvGeom& g) { return (long)(g.K() + 1) * padded_channels(g.OC); }
-// wt (K + 1, OCp): wt[(c,kh,kw)][o] = w[o][c][kh][kw], last row bias (or 0); zero for o >= OC.
+// wt (K + 1, OCp): wt[(kh,c,kw)][o] = w[o][c][kh][kw], last row bias (or 0); zero for o >= OC.
+// Kernel rows outermost: the taps of the rows an output row reads inside the padding are skipped,
+// and the others are one stretch of wt.
 // w (OC,C,KH,KW), bias (OC) or nullptr.
 void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, const ConvGeom& g);
 
