@@ -77,27 +77,20 @@ struct Taps {
                 for (int kw = 0; kw < KW; ++kw) *off++ = (int)(c * plane + kh * kh_step + kofs[kw]);
     }
 
-    // The output rows [oh0, oh1) (of OH) where some tap with kh in [kh_min, kh_max] reads data.
-    void oh_range(int kh_min, int kh_max, int OH, int& oh0, int& oh1) const {
-        const int S = rows_per_oh;
-        const int lo = data_lo - row0 - kh_max, hi = data_hi - row0 - kh_min;  // oh*S in [lo, hi)
-        oh0 = std::max(0, lo <= 0 ? 0 : (lo + S - 1) / S);
-        oh1 = std::min(OH, hi <= 0 ? 0 : (hi + S - 1) / S);
+    // The output rows [oh0, oh1) (of OH) where tap row kh reads data, and the output columns
+    // [ow0, ow1) (of OW) where tap column kw does (empty: oh0 == oh1 or ow0 == ow1).
+    void oh_range(int kh, int OH, int& oh0, int& oh1) const {
+        first_last(data_lo - row0 - kh, data_hi - row0 - kh, rows_per_oh, OH, oh0, oh1);
+    }
+    void ow_range(int kw, int OW, int& ow0, int& ow1) const {
+        first_last(col_lo - col0 - kw, col_hi - col0 - kw, cols_per_ow, OW, ow0, ow1);
     }
 
-    // p[j] = x + the offset of tap k0 + j (taps in the order (c, kh, kw)), for j < n. k0 is
-    // split into (c, kh, kw) once and the next taps are counted on from it (kw fastest):
-    // splitting every tap took three integer divisions, 12% of the weight gradient's time on
-    // a 7x7 plane, where a tile does only 49 positions of FMAs.
-    void pointers(const float** p, int k0, int n) const {
-        int kw = k0 % KW, kh = (k0 / KW) % KH, c = k0 / (KW * KH);
-        for (int j = 0; j < n; ++j) {
-            p[j] = x + c * plane + kh * kh_step + kofs[kw];
-            if (++kw == KW) {
-                kw = 0;
-                if (++kh == KH) kh = 0, ++c;
-            }
-        }
+  private:
+    // [i0, i1) = the i in [0, n) with i*S in [lo, hi).
+    static void first_last(int lo, int hi, int S, int n, int& i0, int& i1) {
+        i0 = std::min(n, lo <= 0 ? 0 : (lo + S - 1) / S);
+        i1 = std::max(i0, std::min(n, hi <= 0 ? 0 : (hi + S - 1) / S));
     }
 };
 
@@ -435,8 +428,9 @@ struct WgradArgs {
 // The taps [k0, k0 + nk) of one tile, as every block of channel vectors sees them.
 struct WgradTaps {
     const float* x[kMaxTaps];  // the input each tap reads at output position (0,0)
-    int k0, nk;
-    int oh0, oh1;  // the output rows where some of them reads data
+    int row[kMaxTaps];         // its row of dwt, (c*KH + kh)*KW + kw
+    int nk;
+    int oh0, oh1, ow0, ow1;    // the output positions where some of them reads data
 };
 
 template <int V, int J>
@@ -453,8 +447,8 @@ void WgradTile(const WgradArgs& a, const WgradTaps& tt, int o0) {
         for (int v = 0; v < V; ++v) acc[j][v] = hn::Zero(d);
     for (int oh = tt.oh0; oh < tt.oh1; ++oh) {
         const long xo = oh * a.in.row_step;
-        const float* dy = a.dyt + (long)oh * a.OW * a.ld + o0;
-        for (int ow = 0; ow < a.OW; ++ow, dy += a.ld) {
+        const float* dy = a.dyt + ((long)oh * a.OW + tt.ow0) * a.ld + o0;
+        for (int ow = tt.ow0; ow < tt.ow1; ++ow, dy += a.ld) {
             VF dv[V];
 #pragma GCC unroll 4
             for (int v = 0; v < V; ++v) dv[v] = hn::LoadU(d, dy + v * L);
@@ -468,7 +462,7 @@ void WgradTile(const WgradArgs& a, const WgradTaps& tt, int o0) {
     }
 #pragma GCC unroll 12
     for (int j = 0; j < J; ++j) {
-        float* out = a.dwt + (long)(tt.k0 + j) * a.ld + o0;
+        float* out = a.dwt + (long)tt.row[j] * a.ld + o0;
 #pragma GCC unroll 4
         for (int v = 0; v < V; ++v) hn::StoreU(hn::Add(hn::LoadU(d, out + v * L), acc[j][v]), d, out + v * L);
     }
@@ -495,32 +489,63 @@ WgradFn wgrad_tile(int V, int J) {
     return t1[J - 1];
 }
 
+// The taps [k0, k0 + n) in the order (kw, kh, c): pointers, rows of dwt, and the output
+// positions where some of them reads data. Counted on from the first (c fastest).
+WgradTaps wgrad_taps(const Taps& in, int k0, int n, int OH, int OW) {
+    WgradTaps tt;
+    tt.nk = n;
+    int c = k0 % in.C, kh = (k0 / in.C) % in.KH, kw = k0 / (in.C * in.KH);
+    int kh_min = kh, kh_max = kh, kw_min = kw, kw_max = kw;
+    for (int j = 0; j < n; ++j) {
+        tt.x[j] = in.x + c * in.plane + kh * in.kh_step + in.kofs[kw];
+        tt.row[j] = (c * in.KH + kh) * in.KW + kw;
+        kh_min = std::min(kh_min, kh), kh_max = std::max(kh_max, kh);
+        kw_min = std::min(kw_min, kw), kw_max = std::max(kw_max, kw);
+        if (++c == in.C) {
+            c = 0;
+            if (++kh == in.KH) kh = 0, ++kw;
+        }
+    }
+    // The smallest rectangle of positions that holds every tap's (empty: oh0 == oh1 == 0).
+    tt.oh0 = OH, tt.oh1 = 0, tt.ow0 = OW, tt.ow1 = 0;
+    for (int k = kh_min; k <= kh_max; ++k) {
+        int i0, i1;
+        in.oh_range(k, OH, i0, i1);
+        if (i0 < i1) tt.oh0 = std::min(tt.oh0, i0), tt.oh1 = std::max(tt.oh1, i1);
+    }
+    for (int k = kw_min; k <= kw_max; ++k) {
+        int i0, i1;
+        in.ow_range(k, OW, i0, i1);
+        if (i0 < i1) tt.ow0 = std::min(tt.ow0, i0), tt.ow1 = std::max(tt.ow1, i1);
+    }
+    if (tt.oh0 >= tt.oh1 || tt.ow0 >= tt.ow1) tt.oh0 = tt.oh1 = tt.ow0 = tt.ow1 = 0;
+    return tt;
+}
+
 void ConvWeightGrad(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
     const int L = (int)hn::Lanes(DF());
     const int K = g.K(), vectors = vectors_for(g.OC);
     WgradArgs a{detail::forward_taps(xpad, g), dyt, dwt, padded_channels(g.OC), g.OH(), g.OW()};
-    // Blocks of V channel vectors; the blocks of one V share their tiles of taps, whose
-    // pointers and rows are worked out once for all of them (on a 7x7 plane a tile does only
-    // 49 positions of FMAs, and the integer divisions of that setup cost 5% of the time).
+    // Blocks of V channel vectors; the blocks of one V share their tiles of taps, worked out
+    // once for all of them (on a 7x7 plane a tile does only 49 positions of FMAs). The taps
+    // go in the order (kw, kh, c), so that a tile's taps share a kernel row and column when
+    // there are enough channels, and it skips exactly the positions where they read padding
+    // (with a 5x5 kernel and padding 2 on 14x14, 16% of them): with C >= J each (kw, kh) is cut
+    // into tiles of its own, otherwise all K taps are cut into equal tiles.
     for (int v0 = 0; v0 < vectors;) {
         const int V = block_vectors(vectors - v0);
         int v1 = v0;  // the run of blocks [v0, v1) of V vectors
         while (v1 < vectors && block_vectors(vectors - v1) == V) v1 += V;
         const int jmax = V == 1 ? max_taps(1) : V == 2 ? max_taps(2) : max_taps(4);
-        const int n = (K + jmax - 1) / jmax;  // tiles of equal size
-        for (int i = 0; i < n; ++i) {
-            WgradTaps tt;
-            tt.k0 = (int)((long)K * i / n);
-            tt.nk = (int)((long)K * (i + 1) / n) - tt.k0;
-            a.in.pointers(tt.x, tt.k0, tt.nk);
-            // The kernel rows of the tile's taps (k = (c*KH + kh)*KW + kw), for the output rows
-            // it can skip: from its first tap's to its last's, or all of them across channels.
-            const int r0 = tt.k0 / g.KW, r1 = (tt.k0 + tt.nk - 1) / g.KW;  // rows c*KH + kh
-            const bool one_channel = r0 / g.KH == r1 / g.KH;
-            const int kh_min = one_channel ? r0 % g.KH : 0, kh_max = one_channel ? r1 % g.KH : g.KH - 1;
-            a.in.oh_range(kh_min, kh_max, g.OH(), tt.oh0, tt.oh1);
-            for (int vb = v0; vb < v1; vb += V) wgrad_tile(V, tt.nk)(a, tt, vb * L);
-        }
+        const auto tile = [&](int k0, int n) {
+            const WgradTaps tt = wgrad_taps(a.in, k0, n, g.OH(), g.OW());
+            if (tt.oh0 == tt.oh1 || tt.ow0 == tt.ow1) return;  // only padding: nothing to add
+            for (int vb = v0; vb < v1; vb += V) wgrad_tile(V, n)(a, tt, vb * L);
+        };
+        if (g.C >= jmax)
+            for (int k = 0; k < K; k += g.C) equal_parts(g.C, jmax, [&](int c0, int n) { tile(k + c0, n); });
+        else
+            equal_parts(K, jmax, tile);
         v0 = v1;
     }
 }
