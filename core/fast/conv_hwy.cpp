@@ -6,17 +6,22 @@
 // Forward, one register tile: T consecutive output positions of one output row times V
 // vectors of output channels, T*V accumulators. For each kernel tap k = (kh,c,kw):
 //   V loads of wt[k][o0 ..], T broadcasts of x at the tap, T*V FMAs.
-// Taps whose kernel row kh reads only the zero padding above or below the input are
-// skipped (the taps go kernel row by kernel row, so the others are one stretch).
 // The tile sizes follow the register file (32 vector registers for AVX-512 and NEON, 16
-// for AVX2): AVX-512 takes T <= 28 with V = 1, T <= 14 with V = 2, T <= 6 with V = 4. A
-// row of OW positions is cut into equal tiles (a row of 28 with V = 2: two tiles of 14),
-// so no lane and no accumulator computes a position that does not exist.
+// for AVX2): AVX-512 takes T <= 28 with V = 1, T <= 14 with V = 2, T <= 6 with V = 4. The
+// interior of a row (the columns where every tap reads inside the input) is cut into equal
+// tiles (a row of 28 with V = 2: two tiles of 14), so no lane and no accumulator computes a
+// position that does not exist.
+// Taps that read only the zero padding are left out, as oneDNN's kernels do (with a 5x5
+// kernel and padding 2 on a 14x14 plane, 16% of them): above and below the input, the kernel
+// rows that read padding (the taps go kernel row by kernel row, so the others are one
+// stretch); beside it, the columns at the edges get tiles down the column, with only the
+// taps kw that read data there.
 //
 // Weight gradient, one tile: J kernel taps times V vectors of output channels. For each
 // output position: V loads of dyt, J broadcasts of x (one per tap), J*V FMAs; after all
 // positions, dwt += the tile. Summing over positions in registers needs no horizontal sums.
-// Output rows where every tap of the tile reads padding are skipped.
+// The taps go in the order (kw, kh, c), so that a tile's taps share a kernel row and
+// column, and the tile runs over just the positions where they read data.
 //
 // Input gradient: per phase (see conv_hwy.h) a stride-1 convolution of the padded dy with
 // the flipped taps of that phase, by the forward tiles, into a channels-last scratch that
