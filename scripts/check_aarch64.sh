@@ -10,7 +10,7 @@
 # of core/fast/conv.cpp is tested natively only; it is the same on every architecture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-filter=${1:-"dispatch: the best*,fast conv: the models*,fast conv: user*,fast conv batch*,fast pool*"}
+filter=${1:-"dispatch: the best*,fast conv: the models*,fast conv: user*,fast conv: a sweep*,fast conv: wide*,fast conv batch*,fast pool*"}
 CXX=aarch64-linux-gnu-g++
 sysroot=/usr/aarch64-linux-gnu
 libdir=/usr/lib/aarch64-linux-gnu
