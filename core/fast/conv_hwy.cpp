@@ -59,6 +59,14 @@ struct Taps {
     int row0 = 0, rows_per_oh = 1, data_lo = 0, data_hi = 1 << 30;
     int col0 = 0, cols_per_ow = 1, col_lo = 0, col_hi = 1 << 30;
 
+    // The same layout as o (all but x, the input the taps read).
+    bool same_layout(const Taps& o) const {
+        return C == o.C && KH == o.KH && KW == o.KW && plane == o.plane && row_step == o.row_step &&
+               kh_step == o.kh_step && row0 == o.row0 && rows_per_oh == o.rows_per_oh && data_lo == o.data_lo &&
+               data_hi == o.data_hi && col0 == o.col0 && cols_per_ow == o.cols_per_ow && col_lo == o.col_lo &&
+               col_hi == o.col_hi && std::equal(kofs, kofs + KW, o.kofs);
+    }
+
     // The taps kh in [kh0, kh1) that read data for some output row in [oh_first, oh_last]
     // (kh0 == kh1: none).
     void kh_range(int oh_first, int oh_last, int& kh0, int& kh1) const {
@@ -120,14 +128,7 @@ struct TapLists {
     std::vector<ColumnTaps> columns;  // the edge columns [0, cl) and [cr, OW)
     std::vector<size_t> starts;       // where each column's taps start in col_off and col_wrow
 
-    bool matches(const Taps& t, int ow) const {
-        const Taps& l = layout;
-        return ow == OW && t.C == l.C && t.KH == l.KH && t.KW == l.KW && t.plane == l.plane &&
-               t.row_step == l.row_step && t.kh_step == l.kh_step && t.row0 == l.row0 &&
-               t.rows_per_oh == l.rows_per_oh && t.data_lo == l.data_lo && t.data_hi == l.data_hi &&
-               t.col0 == l.col0 && t.cols_per_ow == l.cols_per_ow && t.col_lo == l.col_lo &&
-               t.col_hi == l.col_hi && std::equal(t.kofs, t.kofs + t.KW, l.kofs);
-    }
+    bool matches(const Taps& t, int ow) const { return ow == OW && t.same_layout(layout); }
 
     void build(const Taps& t, int ow_count) {
         layout = t, OW = ow_count;
@@ -157,6 +158,36 @@ struct TapLists {
         }
         for (size_t i = 0; i < columns.size(); ++i)  // the lists are complete: no more moves
             columns[i].off = col_off.data() + starts[i], columns[i].wrow = col_wrow.data() + starts[i];
+    }
+};
+
+constexpr int kMaxTaps = 12;  // the most taps a weight-gradient tile takes, on any target
+
+// The taps [k0, k0 + nk) of one weight-gradient tile, as every block of channel vectors
+// sees them.
+struct WgradTaps {
+    int off[kMaxTaps];  // where each tap reads the input at output position (0,0), from Taps::x
+    int row[kMaxTaps];  // its row of dwt, (c*KH + kh)*KW + kw
+    int nk;
+    int oh0, oh1, ow0, ow1;  // the output positions where some of them reads data
+};
+
+// The tiles of a weight gradient for one layout of the input (a Taps but for its x), output
+// size and count of channel vectors: the runs of blocks of V vectors, each with its tiles.
+// Built when the layout changes and reused while it stays (every example of a batch), one
+// per thread; worked out for every example, the tiles took 1% of a cnn step.
+struct WgradPlan {
+    struct Run {
+        int V, v0, v1;         // the blocks [v0, v1) of V vectors
+        size_t first, last;    // take the tiles [first, last)
+    };
+    Taps layout{};
+    int OH = -1, OW = -1, vectors = -1;
+    std::vector<Run> runs;
+    std::vector<WgradTaps> tiles;
+
+    bool matches(const Taps& t, int oh, int ow, int v) const {
+        return oh == OH && ow == OW && v == vectors && t.same_layout(layout);
     }
 };
 
@@ -208,6 +239,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 using detail::ColumnTaps;
 using detail::FwdArgs;
 using detail::Taps;
+using detail::WgradPlan;
+using detail::WgradTaps;
+using detail::kMaxTaps;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
@@ -230,7 +264,6 @@ constexpr int max_positions(int V) { return std::min(28, (kRegs - V - (kRegs == 
 // J*V accumulators + V vectors of dyt; J is also bound by the general registers (a pointer per tap).
 constexpr int max_taps(int V) { return std::min(12, (kRegs - V - 2) / V); }
 #endif
-constexpr int kMaxTaps = 12;  // the most taps a weight-gradient tile takes, on any target
 
 // ---- forward tile: T positions x V channel vectors ------------------------------------
 template <int V, int T>
@@ -430,13 +463,6 @@ struct WgradArgs {
     int ld, OH, OW;
 };
 
-// The taps [k0, k0 + nk) of one tile, as every block of channel vectors sees them.
-struct WgradTaps {
-    const float* x[kMaxTaps];  // the input each tap reads at output position (0,0)
-    int row[kMaxTaps];         // its row of dwt, (c*KH + kh)*KW + kw
-    int nk;
-    int oh0, oh1, ow0, ow1;    // the output positions where some of them reads data
-};
 
 template <int V, int J>
 void WgradTile(const WgradArgs& a, const WgradTaps& tt, int o0) {
@@ -444,7 +470,7 @@ void WgradTile(const WgradArgs& a, const WgradTaps& tt, int o0) {
     const int L = (int)hn::Lanes(d);
     const float* xj[J];
 #pragma GCC unroll 12
-    for (int j = 0; j < J; ++j) xj[j] = tt.x[j];
+    for (int j = 0; j < J; ++j) xj[j] = a.in.x + tt.off[j];
     VF acc[J][V];
 #pragma GCC unroll 12
     for (int j = 0; j < J; ++j)
@@ -494,7 +520,7 @@ WgradFn wgrad_tile(int V, int J) {
     return t1[J - 1];
 }
 
-// The taps [k0, k0 + n) in the order (kw, kh, c): pointers, rows of dwt, and the output
+// The taps [k0, k0 + n) in the order (kw, kh, c): offsets, rows of dwt, and the output
 // positions where some of them reads data. Counted on from the first (c fastest).
 WgradTaps wgrad_taps(const Taps& in, int k0, int n, int OH, int OW) {
     WgradTaps tt;
@@ -502,7 +528,7 @@ WgradTaps wgrad_taps(const Taps& in, int k0, int n, int OH, int OW) {
     int c = k0 % in.C, kh = (k0 / in.C) % in.KH, kw = k0 / (in.C * in.KH);
     int kh_min = kh, kh_max = kh, kw_min = kw, kw_max = kw;
     for (int j = 0; j < n; ++j) {
-        tt.x[j] = in.x + c * in.plane + kh * in.kh_step + in.kofs[kw];
+        tt.off[j] = (int)(c * in.plane + kh * in.kh_step + in.kofs[kw]);
         tt.row[j] = (c * in.KH + kh) * in.KW + kw;
         kh_min = std::min(kh_min, kh), kh_max = std::max(kh_max, kh);
         kw_min = std::min(kw_min, kw), kw_max = std::max(kw_max, kw);
@@ -527,32 +553,48 @@ WgradTaps wgrad_taps(const Taps& in, int k0, int n, int OH, int OW) {
     return tt;
 }
 
-void ConvWeightGrad(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
-    const int L = (int)hn::Lanes(DF());
-    const int K = g.K(), vectors = vectors_for(g.OC);
-    WgradArgs a{detail::forward_taps(xpad, g), dyt, dwt, padded_channels(g.OC), g.OH(), g.OW()};
-    // Blocks of V channel vectors; the blocks of one V share their tiles of taps, worked out
-    // once for all of them (on a 7x7 plane a tile does only 49 positions of FMAs). The taps
-    // go in the order (kw, kh, c), so that a tile's taps share a kernel row and column when
-    // there are enough channels, and it skips exactly the positions where they read padding
-    // (with a 5x5 kernel and padding 2 on 14x14, 16% of them): with C >= J each (kw, kh) is cut
-    // into tiles of its own, otherwise all K taps are cut into equal tiles.
+// The plan of ConvWeightGrad: blocks of V channel vectors; the blocks of one V share their
+// tiles of taps (on a 7x7 plane a tile does only 49 positions of FMAs). The taps go in the
+// order (kw, kh, c), so that a tile's taps share a kernel row and column when there are
+// enough channels, and it skips exactly the positions where they read padding (with a 5x5
+// kernel and padding 2 on 14x14, 16% of them): with C >= J each (kw, kh) is cut into tiles
+// of its own, otherwise all K taps are cut into equal tiles. Tiles that read only padding
+// are left out.
+void build_wgrad_plan(WgradPlan& plan, const Taps& in, int OH, int OW, int vectors) {
+    plan.layout = in, plan.OH = OH, plan.OW = OW, plan.vectors = vectors;
+    plan.runs.clear(), plan.tiles.clear();  // they keep their capacity: no allocation after the first steps
+    const int K = in.C * in.KH * in.KW;
     for (int v0 = 0; v0 < vectors;) {
         const int V = block_vectors(vectors - v0);
         int v1 = v0;  // the run of blocks [v0, v1) of V vectors
         while (v1 < vectors && block_vectors(vectors - v1) == V) v1 += V;
         const int jmax = V == 1 ? max_taps(1) : V == 2 ? max_taps(2) : max_taps(4);
+        const size_t first = plan.tiles.size();
         const auto tile = [&](int k0, int n) {
-            const WgradTaps tt = wgrad_taps(a.in, k0, n, g.OH(), g.OW());
-            if (tt.oh0 == tt.oh1 || tt.ow0 == tt.ow1) return;  // only padding: nothing to add
-            for (int vb = v0; vb < v1; vb += V) wgrad_tile(V, n)(a, tt, vb * L);
+            const WgradTaps tt = wgrad_taps(in, k0, n, OH, OW);
+            if (tt.oh0 < tt.oh1 && tt.ow0 < tt.ow1) plan.tiles.push_back(tt);
         };
-        if (g.C >= jmax)
-            for (int k = 0; k < K; k += g.C) equal_parts(g.C, jmax, [&](int c0, int n) { tile(k + c0, n); });
+        if (in.C >= jmax)
+            for (int k = 0; k < K; k += in.C) equal_parts(in.C, jmax, [&](int c0, int n) { tile(k + c0, n); });
         else
             equal_parts(K, jmax, tile);
+        plan.runs.push_back(WgradPlan::Run{V, v0, v1, first, plan.tiles.size()});
         v0 = v1;
     }
+}
+
+void ConvWeightGrad(float* dwt, const float* xpad, const float* dyt, const ConvGeom& g) {
+    const int L = (int)hn::Lanes(DF());
+    WgradArgs a{detail::forward_taps(xpad, g), dyt, dwt, padded_channels(g.OC), g.OH(), g.OW()};
+    const int vectors = vectors_for(g.OC);
+    thread_local WgradPlan plan;  // per thread, as the forward's TapLists
+    if (!plan.matches(a.in, a.OH, a.OW, vectors)) build_wgrad_plan(plan, a.in, a.OH, a.OW, vectors);
+    for (const WgradPlan::Run& r : plan.runs)
+        for (size_t i = r.first; i < r.last; ++i) {
+            const WgradTaps& tt = plan.tiles[i];
+            const WgradFn f = wgrad_tile(r.V, tt.nk);
+            for (int vb = r.v0; vb < r.v1; vb += r.V) f(a, tt, vb * L);
+        }
 }
 
 // ---- input gradient ---------------------------------------------------------------------
