@@ -140,6 +140,8 @@ TEST_CASE("fast pool: channels last and its unpooling, at every target") {
             check_channels_last(16, 28, 28, 2, 2, relu);
             check_channels_last(32, 14, 14, 2, 2, relu);
             check_channels_last(5, 7, 9, 3, 2, relu);
+            check_channels_last(3, 7, 9, 2, 2, relu);   // the last row and column in no window
+            check_channels_last(7, 11, 10, 2, 3, relu);  // gaps between the windows
             check_channels_last(33, 6, 6, 2, 1, relu);  // overlapping windows add up
             check_channels_last(1, 5, 5, 5, 1, relu);
         }
