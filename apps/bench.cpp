@@ -32,6 +32,7 @@
 #include "core/fast/dispatch.h"
 #include "core/fast/gemm.h"
 #include "core/fast/float_mode.h"
+#include "core/fast/winograd_hwy.h"
 #include "core/ops_nn.h"
 #include "core/parallel.h"
 #include "data/data.h"
@@ -255,7 +256,7 @@ Result conv2d_case(const Options& o, bool backward) {
 
 // One convolution layer of a user-sized model, forward and backward (dx, dW, db) as in a
 // training step: x (N,C,HW,HW) -> (N,OC,OH,OW), kernel K, stride S, "same" padding K/2.
-// The note says whether the fast floor runs it or why the reference path does.
+// The note says whether the fast floor runs it (and by which method) or why the reference path does.
 Result conv_layer_case(const Options& o, const std::string& name, int N, int C, int HW, int OC, int K, int S) {
     const int P = K / 2;
     Parameter w("weight", Shape{OC, C, K, K}), b("bias", Shape{OC});
@@ -273,7 +274,9 @@ Result conv_layer_case(const Options& o, const std::string& name, int N, int C, 
     const ConvGeom g{N, C, HW, HW, OC, K, K, S, P};
     r.gflop = 3 * 2.0 * N * OC * g.K() * g.OHW() * 1e-9;  // forward, dW and dx
     const char* why = fast::conv2d_fallback_reason(g);
-    r.note = "forward + backward (dx, dW, db); " + std::string(why ? std::string("reference path: ") + why : "fast floor");
+    r.note = "forward + backward (dx, dW, db); " +
+             std::string(why ? std::string("reference path: ") + why
+                             : fast::conv_winograd(g) ? "fast floor, Winograd F(2x2,5x5) forward and dx" : "fast floor");
     return r;
 }
 

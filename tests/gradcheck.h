@@ -20,6 +20,7 @@
 
 #include "core/core.h"
 #include "core/fast/fast.h"
+#include "core/fast/winograd_hwy.h"
 
 namespace dl::testing {
 
@@ -147,6 +148,11 @@ inline FloorRun run_floor(const Forward& f, const std::vector<Tensor>& inputs, c
     if (stats) run.norms = tape.per_example_grad_norms();
     return run;
 }
+
+// compare_floors' tolerance for a convolution of geometry g: Winograd's method (the fast
+// floor's 5x5 layers, core/fast/winograd_hwy.h) rounds relative to the largest values of a
+// tile, up to about 1e-5 of the output's scale, not of each element.
+inline double conv_floor_tolerance(const ConvGeom& g) { return fast::conv_winograd(g) ? 2e-3 : 1e-4; }
 
 // f on the fast floor against f on the reference floor (fast::ReferenceOnly): the
 // output, every gradient and with `stats` the per-example statistics agree within

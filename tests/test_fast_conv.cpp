@@ -12,6 +12,7 @@
 
 #include "core/fast/conv_hwy.h"
 #include "core/fast/dispatch.h"
+#include "core/fast/winograd_hwy.h"
 #include "tests/simd_targets.h"
 
 using namespace dl::fast;
@@ -83,10 +84,31 @@ double max_error(const float* a, const std::vector<T>& ref) {
     return e;
 }
 
+// max |a - ref| / (1 + max |ref|): Winograd's transforms round relative to the largest values
+// of a tile, so its error is bounded by the scale of the whole output, not element by element.
+template <class T>
+double max_error_of_scale(const float* a, const std::vector<T>& ref) {
+    double e = 0.0, scale = 0.0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        e = std::max(e, std::fabs(a[i] - (double)ref[i]));
+        scale = std::max(scale, std::fabs((double)ref[i]));
+    }
+    return e / (1.0 + scale);
+}
+
+// The forward's and the input gradient's error: element by element for the direct kernels,
+// against the output's scale for Winograd's (measured: up to 7.5e-6 of it on these shapes).
+template <class T>
+bool close(const float* a, const std::vector<T>& ref, bool winograd) {
+    return winograd ? max_error_of_scale(a, ref) < 2e-5 : max_error(a, ref) < 1e-4;
+}
+
 // Forward, weight gradient and input gradient (assigned, then added) of one shape.
 void check_shape(const ConvGeom& g) {
+    const bool wino = conv_winograd(g);
     INFO("C " << g.C << " " << g.H << "x" << g.W << " -> OC " << g.OC << ", kernel " << g.KH << "x" << g.KW
-              << ", stride " << g.S << ", padding " << g.P << ", target " << simd_target());
+              << ", stride " << g.S << ", padding " << g.P << ", target " << simd_target()
+              << (wino ? ", Winograd" : ""));
     const unsigned seed = (unsigned)(g.C * 131 + g.OC * 7 + g.KH * 3 + g.S + g.P * 17 + g.H);
     const auto x = random_vector((size_t)g.C * g.H * g.W, seed);
     const auto w = random_vector((size_t)g.OC * g.K(), seed + 1);
@@ -98,9 +120,10 @@ void check_shape(const ConvGeom& g) {
     std::vector<float> yt((size_t)g.OHW() * OCp, -7.0f), y((size_t)g.OC * g.OHW(), -7.0f);
     conv_pad_input(xpad.data(), x.data(), g);
     conv_prepare_forward_weights(wt.data(), w.data(), b.data(), g);
-    conv_forward(yt.data(), xpad.data(), wt.data(), g);
+    std::vector<float> ws(conv_forward_scratch_size(g), -7.0f);
+    conv_forward(yt.data(), xpad.data(), wt.data(), ws.data(), g);
     channels_last_to_first(y.data(), yt.data(), g.OC, g.OHW(), OCp, false);
-    CHECK(max_error(y.data(), naive_forward(x, w, b, g)) < 1e-4);
+    CHECK(close(y.data(), naive_forward(x, w, b, g), wino));
     for (int p = 0; p < g.OHW(); ++p)  // padded channels come out 0
         for (int o = g.OC; o < OCp; ++o) REQUIRE(yt[(size_t)p * OCp + o] == 0.0f);
 
@@ -119,10 +142,10 @@ void check_shape(const ConvGeom& g) {
     conv_pad_output_grad(dypad.data(), dy.data(), g);
     conv_prepare_input_grad_weights(wf.data(), w.data(), g);
     conv_input_grad(dx.data(), dypad.data(), wf.data(), scratch.data(), g, true);
-    CHECK(max_error(dx.data(), dx_ref) < 1e-4);
+    CHECK(close(dx.data(), dx_ref, wino));
     conv_input_grad(dx.data(), dypad.data(), wf.data(), scratch.data(), g, false);  // now 2 dx
     for (double& v : dx_ref) v *= 2;
-    CHECK(max_error(dx.data(), dx_ref) < 1e-4);
+    CHECK(close(dx.data(), dx_ref, wino));
 }
 
 }  // namespace
@@ -130,10 +153,39 @@ void check_shape(const ConvGeom& g) {
 TEST_CASE("fast conv: the models' shapes at every target") {
     at_every_target([] {
         check_shape({1, 1, 28, 28, 16, 5, 5, 1, 2});   // cnn, first layer
-        check_shape({1, 16, 14, 14, 32, 5, 5, 1, 2});  // cnn, second layer
+        check_shape({1, 16, 14, 14, 32, 5, 5, 1, 2});  // cnn, second layer (Winograd)
         check_shape({1, 1, 28, 28, 32, 3, 3, 1, 1});   // cnn-bn
         check_shape({1, 32, 14, 14, 64, 3, 3, 1, 1});
     });
+}
+
+// Which 5x5 layers take Winograd's method, and the shapes it has to get right: odd sizes (a
+// last tile half outside), planes of several chunks of tiles, channel counts that fill no
+// vector, a 1-pixel-wide image, and wide channels; each also by the direct kernels, switched.
+TEST_CASE("fast conv: Winograd's F(2x2, 5x5) and the direct kernels on the same 5x5 shapes") {
+    CHECK(conv_winograd({1, 16, 14, 14, 32, 5, 5, 1, 2}));
+    CHECK(conv_winograd({1, 32, 14, 14, 64, 5, 5, 1, 2}));  // fmnist_2c2d's second layer
+    CHECK_FALSE(conv_winograd({1, 1, 28, 28, 32, 5, 5, 1, 2}));   // one input channel
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 4, 5, 5, 1, 2}));   // four output channels
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 5, 5, 2, 2}));  // stride 2
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 5, 5, 1, 1}));  // padding 1
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 3, 3, 1, 1}));
+    const ConvGeom shapes[] = {{1, 8, 7, 9, 8, 5, 5, 1, 2},     {1, 17, 13, 6, 33, 5, 5, 1, 2},
+                               {1, 33, 5, 5, 9, 5, 5, 1, 2},    {1, 8, 1, 11, 16, 5, 5, 1, 2},
+                               {1, 12, 45, 38, 20, 5, 5, 1, 2}, {1, 64, 14, 14, 128, 5, 5, 1, 2},
+                               {1, 24, 2, 3, 40, 5, 5, 1, 2}};
+    for (bool on : {true, false}) {
+        set_winograd_enabled(on);
+        at_every_target([&] {
+            for (const ConvGeom& g : shapes) {
+                CHECK(conv_winograd(g) == on);
+                check_shape(g);
+            }
+            check_shape({1, 16, 14, 14, 32, 5, 5, 1, 2});
+            check_shape({1, 32, 14, 14, 64, 5, 5, 1, 2});
+        });
+    }
+    set_winograd_enabled(true);
 }
 
 TEST_CASE("fast conv: user-sized shapes at every target") {

@@ -19,6 +19,7 @@
 using namespace dl;
 using dl::testing::at_every_target;
 using dl::testing::compare_floors;
+using dl::testing::conv_floor_tolerance;
 using dl::testing::random_tensor;
 
 namespace {
@@ -69,7 +70,7 @@ void check_conv(const ConvCase& c) {
     const Tensor x = random_tensor(Shape{c.N, c.C, c.H, c.W}, seed + 2);
     compare_floors("conv2d " + describe(c), [&](Tape& t, const std::vector<Var>& in) {
         return conv2d(t, in[0], w, c.bias ? &b : nullptr, c.stride, c.pad);
-    }, {x}, params, c.stats);
+    }, {x}, params, c.stats, conv_floor_tolerance({c.N, c.C, c.H, c.W, c.OC, c.K, c.K, c.stride, c.pad}));
 }
 
 }  // namespace
@@ -115,7 +116,7 @@ TEST_CASE("fast floor sweep: conv2d_relu_max_pool2d at every target against the 
                                      (c.stats ? ", statistics" : "") + ", target " + fast::simd_target();
             compare_floors(what, [&](Tape& t, const std::vector<Var>& in) {
                 return conv2d_relu_max_pool2d(t, in[0], w, &b, 1, c.pad, c.pool_k, c.pool_s);
-            }, {x}, {&w, &b}, c.stats);
+            }, {x}, {&w, &b}, c.stats, conv_floor_tolerance({c.N, c.C, c.H, c.H, c.OC, c.K, c.K, 1, c.pad}));
         }
     });
 }

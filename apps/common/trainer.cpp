@@ -13,6 +13,7 @@
 #include "apps/common/task.h"
 #include "core/core.h"
 #include "core/fast/dispatch.h"
+#include "core/fast/winograd_hwy.h"
 #include "layers/evaluate.h"
 #include "layers/models.h"
 #include "layers/sequential.h"
@@ -471,7 +472,8 @@ TrainResult Trainer::run() {
         (val_idx_.empty() ? std::string("no validation split (best.ckpt is not written)")
                           : std::to_string(val_idx_.size()) + " for validation") +
         (dist_.active() ? ", " + std::to_string(dist_.size()) + " ranks" : "") + ", " +
-        std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels() + ", SIMD " + fast::simd_target());
+        std::to_string(o_.threads) + " threads, BLAS kernels " + blas_kernels() + ", SIMD " + fast::simd_target() +
+        (fast::winograd_enabled() ? "" : " (DL_WINOGRAD=0: 5x5 convolutions by the direct kernels)"));
     log("settings in effect: " + o_.optimizer + " " + optimizer_settings(o_.optimizer, opt_values_) + "; schedule " +
         o_.schedule + " " + schedule_settings(o_.schedule, o_.schedule_values));
     if (dist_.is_root()) log(summary(*model_, Shape{spec_.channels, spec_.height, spec_.width}));

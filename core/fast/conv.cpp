@@ -23,6 +23,7 @@
 #include "core/fast/fast.h"
 #include "core/fast/parallel.h"
 #include "core/fast/pool_hwy.h"
+#include "core/fast/winograd_hwy.h"
 
 namespace dl::fast {
 
@@ -44,13 +45,13 @@ long pooled(const PoolGeom* pool) { return pool ? (long)pool->OH * pool->OW : 0;
 PoolGeom plane_pool(const ConvGeom& g, int pk, int ps) { return pool_geom(g.OC, g.OH(), g.OW(), pk, ps); }
 
 // ---- forward ------------------------------------------------------------------------------
-// Scratch per thread: yt (OH*OW, OCp) | yp (PH*PW, OCp) for the fused op.
+// Scratch per thread: yt (OH*OW, OCp) | yp (PH*PW, OCp) for the fused op | the kernels' scratch.
 void forward(float* y, const float* x, const float* w, const float* b, const ConvGeom& g, const PoolGeom* pool,
              ConvWork& work) {
     const int T = omp_get_max_threads(), OCp = padded_channels(g.OC), OHW = g.OHW();
     const long PHW = pooled(pool), out_size = (long)g.OC * (pool ? PHW : OHW);
     const long xs = aligned(pad_layout(g).size), yt_size = aligned((long)OHW * OCp);
-    const long per_thread = yt_size + aligned(PHW * OCp);
+    const long per_thread = yt_size + aligned(PHW * OCp) + aligned(conv_forward_scratch_size(g));
     float* xpad = aligned_buffer(work.xpad, g.N * xs);
     float* wt = aligned_buffer(work.weights, conv_forward_weights_size(g));
     float* scratch = aligned_buffer(work.scratch, T * per_thread);
@@ -60,21 +61,28 @@ void forward(float* y, const float* x, const float* w, const float* b, const Con
     {
         float* yt = scratch + omp_get_thread_num() * per_thread;
         float* yp = yt + yt_size;
-        // Examples are handed out two at a time as threads come free: a thread slowed down
-        // (the cores are shared) does not hold up the other.
-#pragma omp for schedule(dynamic, 2) nowait
-        for (int e = 0; e < g.N; ++e) {
+        float* ws = yp + aligned(PHW * OCp);  // the kernels' own scratch
+        const auto example = [&](int e) {
             float* xp = xpad + e * xs;
             conv_pad_input(xp, x + (long)e * g.C * g.H * g.W, g);
-            conv_forward(yt, xp, wt, g);
+            conv_forward(yt, xp, wt, ws, g);
             float* ye = y + e * out_size;
             if (!pool) {
                 channels_last_to_first(ye, yt, g.OC, OHW, OCp, false);
-                continue;
+                return;
             }
             max_pool_channels_last(yp, work.argmax.data() + e * PHW * OCp, yt, g.OC, OCp, *pool, true);
             channels_last_to_first(ye, yp, g.OC, (int)PHW, OCp, false);
-        }
+        };
+        // Every thread takes one example first, so that each builds its kernels' per-thread tap
+        // lists in the first step (a thread left out would build them, allocating, in a later
+        // one); the others are handed out two at a time as threads come free: a thread slowed
+        // down (the cores are shared) does not hold up the other.
+        const int first = std::min(g.N, omp_get_num_threads());
+#pragma omp for schedule(static, 1) nowait
+        for (int e = 0; e < first; ++e) example(e);
+#pragma omp for schedule(dynamic, 2) nowait
+        for (int e = first; e < g.N; ++e) example(e);
     }
 }
 
@@ -168,6 +176,7 @@ void backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeo
 const char* conv2d_fallback_reason(const ConvGeom& g) {
     if (!enabled()) return "the fast floor is switched off";
     simd_init();  // reads DL_SIMD here, where a bad value can throw (not inside a parallel region)
+    winograd_enabled();  // and DL_WINOGRAD
     return conv_unsupported_reason(g);
 }
 

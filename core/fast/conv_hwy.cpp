@@ -811,6 +811,7 @@ HWY_AFTER_NAMESPACE();
 // ---- dispatch (compiled once) ---------------------------------------------------------
 #if HWY_ONCE
 #include "core/fast/dispatch.h"
+#include "core/fast/winograd_hwy.h"
 
 namespace dl::fast {
 
@@ -872,9 +873,19 @@ void conv_pad_input(float* xpad, const float* x, const ConvGeom& g) {
     HWY_DYNAMIC_DISPATCH(PadInput)(xpad, x, g);
 }
 
+long conv_forward_weights_size(const ConvGeom& g) {
+    const long OCp = padded_channels(g.OC);
+    return conv_winograd(g) ? winograd_weights_size(g.C, g.OC) + OCp : (g.K() + 1) * OCp;
+}
+
 void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, const ConvGeom& g) {
     const int K = g.K(), OCp = padded_channels(g.OC);
     std::fill(wt, wt + conv_forward_weights_size(g), 0.0f);
+    if (conv_winograd(g)) {
+        winograd_prepare_weights(wt, w, g.C, g.OC, false);
+        if (bias) std::copy(bias, bias + g.OC, wt + winograd_weights_size(g.C, g.OC));
+        return;
+    }
     for (int o = 0; o < g.OC; ++o) {
         const float* wo = w + (long)o * K;
         long row = 0;  // (kh, c, kw), the order of the forward tiles' taps
@@ -885,8 +896,19 @@ void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, 
     }
 }
 
-void conv_forward(float* yt, const float* xpad, const float* wt, const ConvGeom& g) {
+long conv_forward_scratch_size(const ConvGeom& g) {
+    return conv_winograd(g) ? winograd_scratch_size(g.C, g.OC, g.OH(), g.OW()) : 0;
+}
+
+void conv_forward(float* yt, const float* xpad, const float* wt, float* scratch, const ConvGeom& g) {
     simd_init();
+    if (conv_winograd(g)) {  // xpad holds the data in rows and columns [P, P + H), [P, P + W)
+        const PadLayout l = pad_layout(g);
+        const WinogradInput in{xpad, l.plane, l.row_len, 0, 0, g.P, g.P + g.H, g.P, g.P + g.W, g.C};
+        winograd_conv(yt, padded_channels(g.OC), in, wt, wt + winograd_weights_size(g.C, g.OC), g.OC, g.OH(), g.OW(),
+                      scratch);
+        return;
+    }
     HWY_DYNAMIC_DISPATCH(ConvForward)(yt, xpad, wt, g);
 }
 
@@ -900,10 +922,18 @@ void conv_pad_output_grad(float* dypad, const float* dy, const ConvGeom& g) {
     HWY_DYNAMIC_DISPATCH(PadOutputGrad)(dypad, dy, g);
 }
 
+long conv_input_grad_weights_size(const ConvGeom& g) {
+    return conv_winograd(g) ? winograd_weights_size(g.OC, g.C) : (long)g.OC * g.KH * g.KW * padded_channels(g.C);
+}
+
 // Phase by phase (rh, rw), the taps (jj, o, ii) of that phase (the forward tiles' order: kernel
 // rows outermost), flipped, transposed to (taps, Cp):
 // wf[(jj,o,ii)][c] = w[o][c][rh + S (Jh-1-jj)][rw + S (Jw-1-ii)].
 void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& g) {
+    if (conv_winograd(g)) {
+        winograd_prepare_weights(wf, w, g.OC, g.C, true);
+        return;
+    }
     const int Cp = padded_channels(g.C), S = g.S;
     std::fill(wf, wf + conv_input_grad_weights_size(g), 0.0f);
     for (int rh = 0; rh < S; ++rh) {
@@ -922,12 +952,24 @@ void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& 
 
 long conv_input_grad_scratch_size(const ConvGeom& g) {
     const long rows = (g.H + g.S - 1) / g.S, cols = (g.W + g.S - 1) / g.S;
-    return rows * cols * padded_channels(g.C);
+    const long out = rows * cols * padded_channels(g.C);  // one phase's input gradient, channels last
+    return conv_winograd(g) ? out + winograd_scratch_size(g.OC, g.C, g.H, g.W) : out;
 }
 
 void conv_input_grad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvGeom& g,
                      bool assign) {
     simd_init();
+    if (conv_winograd(g)) {  // stride 1: one phase, a 5x5 convolution of dy with padding 2
+        const GradPadLayout l = grad_pad_layout(g);
+        const detail::PhaseAxis ah = detail::phase_axis(0, g.H, g.KH, 1, g.P);
+        const detail::PhaseAxis aw = detail::phase_axis(0, g.W, g.KW, 1, g.P);
+        const WinogradInput in{dypad, l.plane, l.cols, ah.U0 - ah.J + 1 + l.top, aw.U0 - aw.J + 1 + l.left,
+                               l.top, l.top + g.OH(), l.left, l.left + g.OW(), g.OC};
+        const int Cp = padded_channels(g.C);
+        winograd_conv(scratch, Cp, in, wf, nullptr, g.C, g.H, g.W, scratch + (long)g.H * g.W * Cp);
+        channels_last_to_first(dx, scratch, g.C, g.H * g.W, Cp, !assign);
+        return;
+    }
     HWY_DYNAMIC_DISPATCH(ConvInputGrad)(dx, dypad, wf, scratch, g, assign);
 }
 

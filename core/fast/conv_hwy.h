@@ -23,6 +23,9 @@
 //
 // Coverage: any channel counts, any kernel size (KW <= kMaxKernel), any stride and
 // padding. Naive loops in tests/test_fast_conv.cpp check every kernel at every target.
+// 5x5 kernels with stride 1 and padding 2 (and 8 channels or more) take Winograd's method
+// instead for the forward and the input gradient (core/fast/winograd_hwy.h), behind the
+// same functions.
 //
 // Every function works on one example of the convolution g (core/geometry.h); g.N is
 // not used: x (C,H,W) -> y (OC,OH,OW).
@@ -55,16 +58,21 @@ PadLayout pad_layout(const ConvGeom& g);
 void conv_pad_input(float* xpad, const float* x, const ConvGeom& g);
 
 // ---- forward ------------------------------------------------------------------------
-// Floats of the prepared forward weights: (K + 1) * OCp.
-inline long conv_forward_weights_size(const ConvGeom& g) { return (long)(g.K() + 1) * padded_channels(g.OC); }
+// Floats of the prepared forward weights: (K + 1) * OCp, or for the shapes that take
+// Winograd's method (conv_winograd(g), core/fast/winograd_hwy.h) 36 * C * OCp + OCp.
+long conv_forward_weights_size(const ConvGeom& g);
 // wt (K + 1, OCp): wt[(kh,c,kw)][o] = w[o][c][kh][kw], last row bias (or 0); zero for o >= OC.
 // Kernel rows outermost: the taps of the rows an output row reads inside the padding are skipped,
-// and the others are one stretch of wt.
+// and the others are one stretch of wt. (Winograd: the transformed kernel (36, C, OCp), then
+// the bias.)
 // w (OC,C,KH,KW), bias (OC) or nullptr.
 void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, const ConvGeom& g);
 
+// Floats of the scratch conv_forward needs (0 but for Winograd's shapes).
+long conv_forward_scratch_size(const ConvGeom& g);
+
 // yt (OH*OW, OCp) = bias + conv(xpad) for one example. Padded channels come out 0.
-void conv_forward(float* yt, const float* xpad, const float* wt, const ConvGeom& g);
+void conv_forward(float* yt, const float* xpad, const float* wt, float* scratch, const ConvGeom& g);
 
 // ---- weight gradient ----------------------------------------------------------------
 // dwt (K, OCp) += sum over positions of x's taps times dyt: the weight gradient of one
@@ -85,11 +93,11 @@ GradPadLayout grad_pad_layout(const ConvGeom& g);
 // dypad = dy (OC,OH,OW) zero-padded.
 void conv_pad_output_grad(float* dypad, const float* dy, const ConvGeom& g);
 
-// Floats of the prepared input-gradient weights: OC*KH*KW * Cp (Cp = C rounded up to 16).
-inline long conv_input_grad_weights_size(const ConvGeom& g) {
-    return (long)g.OC * g.KH * g.KW * padded_channels(g.C);
-}
+// Floats of the prepared input-gradient weights: OC*KH*KW * Cp (Cp = C rounded up to 16);
+// Winograd: 36 * OC * Cp.
+long conv_input_grad_weights_size(const ConvGeom& g);
 // wf: for each phase, the kernel taps in that phase, flipped and transposed to (taps, Cp).
+// (Winograd: the flipped, transposed kernel transformed, (36, OC, Cp).)
 void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& g);
 
 // Floats of the scratch conv_input_grad needs.

@@ -1,0 +1,65 @@
+// Winograd's minimal filtering for 5x5 convolutions of stride 1 and padding 2 (the `cnn`'s
+// and fmnist_2c2d's second layers), on the fast floor: F(2x2, 5x5), 2.78x fewer multiplies
+// than the direct kernels of core/fast/conv_hwy.h. Dispatched like them.
+//
+// The output is cut into tiles of 2x2; each reads a 6x6 tile d of the padded input. With the
+// fixed matrices B (6x6), G (6x5) and A (6x2) of winograd_hwy.cpp, per input channel c and
+// output channel o:
+//   U[c][o] = G g[o][c] G^T        (6x6, the kernel; once per step)
+//   V[c]    = B^T d[c] B           (6x6, per tile)
+//   M[o]    = sum_c U[c][o] (.) V[c]   elementwise, for each of the 36 positions p:
+//             M[p] (tiles, O) = V[p] (tiles, C) . U[p] (C, O)   a small matrix product
+//   y[o]    = A^T M[o] A           (2x2, per tile)
+// Exact in real arithmetic; in float the transforms add rounding of about 1e-6 relative to the
+// largest values of a tile (checked against naive loops in tests/test_fast_conv.cpp). A NaN or
+// an infinity in a 6x6 input tile reaches all four outputs of its tile (the direct kernels: only
+// the outputs whose 5x5 window holds it).
+//
+// Used by conv_forward and conv_input_grad (the input gradient of this shape is the same
+// convolution of dy with the kernel flipped and transposed) when conv_winograd(g) holds;
+// the weight gradient stays direct. Reference: A. Lavin and S. Gray, "Fast Algorithms for
+// Convolutional Neural Networks", CVPR 2016.
+#pragma once
+#include "core/geometry.h"
+
+namespace dl::fast {
+
+// Whether conv_forward and conv_input_grad take the Winograd path for g: 5x5, stride 1,
+// padding 2, at least 8 channels in and out (fewer: the transforms cost more than they save),
+// and the method switched on.
+bool conv_winograd(const ConvGeom& g);
+
+// On unless the environment variable DL_WINOGRAD is 0 when the first convolution runs (for
+// whoever needs the direct kernels' rounding, and for comparing the two; another value than 0
+// or 1 throws std::invalid_argument, naming it); tests switch it.
+// Switch it only between steps: a forward and its backward must see the same setting.
+bool winograd_enabled();
+void set_winograd_enabled(bool on);
+
+// Where a convolution reads its input: channels-first planes, channel c's row r at
+// src + c * plane + r * row_stride. The padded input pixel (i, j) of the tile grid is row
+// r0 + i, column c0 + j; only rows [r_lo, r_hi) and columns [c_lo, c_hi) hold data, the
+// rest reads as 0.
+struct WinogradInput {
+    const float* src;
+    long plane;
+    int row_stride, r0, c0, r_lo, r_hi, c_lo, c_hi;
+    int C;  // input channels
+};
+
+// Floats of the transformed kernel for C inputs and O outputs: 36 * C * Op, Op = O rounded up to 16.
+long winograd_weights_size(int C, int O);
+// u (36, C, Op) = G g G^T for g[o][c] = w[(o * C + c) * 25 ...] (flip = false), or for the
+// flipped, transposed kernel of the input gradient, g[o][c] = w[c][o] rotated by 180 degrees
+// (flip = true; w then has shape (C, O, 5, 5)). Columns o >= O are 0.
+void winograd_prepare_weights(float* u, const float* w, int C, int O, bool flip);
+
+// Floats of the scratch winograd_conv needs for C inputs, O outputs and an OH x OW output.
+long winograd_scratch_size(int C, int O, int OH, int OW);
+
+// yt (OH*OW, ldy) = bias + the convolution of `in` with the kernel u (columns 0..Op-1 written;
+// bias (Op) or nullptr). One example.
+void winograd_conv(float* yt, int ldy, const WinogradInput& in, const float* u, const float* bias, int O, int OH,
+                   int OW, float* scratch);
+
+}  // namespace dl::fast
