@@ -108,7 +108,7 @@ void check_shape(const ConvGeom& g) {
     const bool wino = conv_winograd(g);
     INFO("C " << g.C << " " << g.H << "x" << g.W << " -> OC " << g.OC << ", kernel " << g.KH << "x" << g.KW
               << ", stride " << g.S << ", padding " << g.P << ", target " << simd_target()
-              << (wino ? ", Winograd" : ""));
+              << std::string(wino ? ", Winograd" : ""));
     const unsigned seed = (unsigned)(g.C * 131 + g.OC * 7 + g.KH * 3 + g.S + g.P * 17 + g.H);
     const auto x = random_vector((size_t)g.C * g.H * g.W, seed);
     const auto w = random_vector((size_t)g.OC * g.K(), seed + 1);
@@ -136,6 +136,21 @@ void check_shape(const ConvGeom& g) {
     std::vector<float> dw((size_t)g.OC * g.K());
     channels_last_to_first(dw.data(), dwt.data(), g.OC, g.K(), OCp, false);
     CHECK(max_error(dw.data(), dw_ref) < 1e-4);
+    if (wino) {  // Winograd's weight gradient: dU summed over the tiles, then G^T dU G
+        const PadLayout l = pad_layout(g);
+        const WinogradInput in{xpad.data(), l.plane, l.row_len, 0, 0, g.P, g.P + g.H, g.P, g.P + g.W, g.C};
+        std::vector<float> du(winograd_weights_size(g.C, g.OC), -7.0f);
+        std::vector<float> ws(winograd_scratch_size(g.C, g.OC, g.OH(), g.OW()), -7.0f);
+        winograd_weight_grad(du.data(), in, dyt.data(), OCp, g.OC, g.OH(), g.OW(), ws.data(), true);
+        winograd_weight_grad(du.data(), in, dyt.data(), OCp, g.OC, g.OH(), g.OW(), ws.data(), false);  // now 2 dU
+        for (float& v : du) v *= 0.5f;
+        std::fill(dwt.begin(), dwt.end(), -7.0f);
+        winograd_weight_grad_out(dwt.data(), OCp, du.data(), g.C, g.OC);
+        channels_last_to_first(dw.data(), dwt.data(), g.OC, g.K(), OCp, false);
+        // Summed over every tile of the plane in the transformed domain, its error grows with
+        // the plane: measured up to 1e-5 of the scale on 14x14, 2.6e-5 on 45x38.
+        CHECK(max_error_of_scale(dw.data(), dw_ref) < 5e-5);
+    }
 
     std::vector<float> dypad(grad_pad_layout(g).size, -7.0f), wf(conv_input_grad_weights_size(g), -7.0f);
     std::vector<float> scratch(conv_input_grad_scratch_size(g), -7.0f), dx(x.size(), -7.0f);

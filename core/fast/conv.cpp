@@ -5,7 +5,8 @@
 //             plain: y_e = yt transposed;  fused: y_e = max pool of relu(yt), transposed
 //   backward: dyt (OH*OW, OCp) and dypad = dy_e in the two layouts the kernels read
 //             (fused: unpooled straight into both);
-//             partial dW^T (K, OCp) += taps(xpad_e) . dyt;  partial db += column sums of dyt;
+//             partial dW^T (K, OCp) += taps(xpad_e) . dyt  (Winograd's shapes: its transformed
+//             dU, core/fast/winograd_hwy.h);  partial db += column sums of dyt;
 //             dx_e (+)= the transposed convolution of dypad
 //   then the threads' partials are added into dw and db in thread order.
 // Forward hands out examples as threads come free (each example's output is its own);
@@ -87,26 +88,49 @@ void forward(float* y, const float* x, const float* w, const float* b, const Con
 }
 
 // ---- backward -----------------------------------------------------------------------------
-// Scratch per thread: dyt | dypad | the input gradient's scratch | partials. The partials:
+// Scratch per thread: dyt | dypad | the input gradient's scratch | Winograd's scratch and, with
+// statistics, one example's transformed weight gradient dU | partials. The partials:
 // dW^T (K, OCp) then db (OCp); with statistics the same again for the sums of squares, and
-// once more for the current example's contribution c_b.
+// once more for the current example's contribution c_b. For Winograd's shapes without
+// statistics the partial weight gradient is the transformed dU (36, C, OCp) instead
+// (dU_sums), taken back to dW once, after the threads' sums are added.
 struct BwdLayout {
-    long dyt, dypad, ig, wsize, part, per_thread;
+    bool wino, dU_sums;
+    long dyt, dypad, ig, wg, dU, dw_floats, wsize, part, per_thread;
     BwdLayout(const ConvGeom& g, bool stats, bool need_dx) {
         const long OCp = padded_channels(g.OC);
+        wino = conv_winograd(g);
+        dU_sums = wino && !stats;
         dyt = aligned(g.OHW() * OCp);
         dypad = need_dx ? aligned(grad_pad_layout(g).size) : 0;
         ig = need_dx ? aligned(conv_input_grad_scratch_size(g)) : 0;
-        wsize = aligned((g.K() + 1) * OCp);
+        wg = wino ? aligned(winograd_scratch_size(g.C, g.OC, g.OH(), g.OW())) : 0;
+        dU = wino && stats ? aligned(winograd_weights_size(g.C, g.OC)) : 0;
+        dw_floats = dU_sums ? winograd_weights_size(g.C, g.OC) : g.K() * OCp;
+        wsize = aligned(dw_floats + OCp);
         part = wsize * (stats ? 3 : 1);
-        per_thread = dyt + dypad + ig + part;
+        per_thread = dyt + dypad + ig + wg + dU + part;
     }
-    float* partials(float* scratch, int tid) const { return scratch + tid * per_thread + dyt + dypad + ig; }
+    float* partials(float* scratch, int tid) const { return scratch + tid * per_thread + dyt + dypad + ig + wg + dU; }
 };
 
 // Adds the threads' partials, in thread order, into the gradients (and statistics).
-void reduce_partials(const ConvGrads& d, float* scratch, const BwdLayout& l, int nt, const ConvGeom& g) {
+void reduce_partials(const ConvGrads& d, float* scratch, const BwdLayout& l, int nt, const ConvGeom& g,
+                     ConvWork& work) {
     const int K = g.K(), OCp = padded_channels(g.OC);
+    if (l.dU_sums) {  // the threads' dU into the first's, then dW^T = G^T dU G once
+        float* sum = l.partials(scratch, 0);
+        for (int tid = 1; tid < nt; ++tid) {
+            const float* part = l.partials(scratch, tid);
+            for (long i = 0; i < l.dw_floats + OCp; ++i) sum[i] += part[i];
+        }
+        float* dwt = aligned_buffer(work.reduced, (long)K * OCp);
+        winograd_weight_grad_out(dwt, OCp, sum, g.C, g.OC);
+        channels_last_to_first(d.dw, dwt, g.OC, K, OCp, true);
+        if (d.db)
+            for (int o = 0; o < g.OC; ++o) d.db[o] += sum[l.dw_floats + o];
+        return;
+    }
     for (int tid = 0; tid < nt; ++tid) {
         const float* part = l.partials(scratch, tid);
         channels_last_to_first(d.dw, part, g.OC, K, OCp, true);
@@ -127,7 +151,8 @@ void backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeo
     const BwdLayout l(g, stats, need_dx);
     const int T = omp_get_max_threads(), K = g.K(), OCp = padded_channels(g.OC), OHW = g.OHW();
     const long PHW = pooled(pool), dy_size = (long)g.OC * (pool ? PHW : OHW);
-    const long xs = aligned(pad_layout(g).size);
+    const PadLayout pad = pad_layout(g);
+    const long xs = aligned(pad.size);
     const float* xpad = aligned_buffer(work.xpad, g.N * xs);  // as forward left it
     float* wf = need_dx ? aligned_buffer(work.weights, conv_input_grad_weights_size(g)) : nullptr;
     float* scratch = aligned_buffer(work.scratch, T * l.per_thread);
@@ -140,6 +165,8 @@ void backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeo
         float* dyt = scratch + tid * l.per_thread;
         float* dypad = dyt + l.dyt;
         float* ig = dypad + l.dypad;
+        float* wg = ig + l.ig;
+        float* dU = wg + l.wg;
         float* part = l.partials(scratch, tid);
         std::fill(part, part + l.part, 0.0f);
         int first, last;
@@ -154,13 +181,23 @@ void backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeo
                 channels_first_to_last(dyt, dye, g.OC, OHW, OCp);
                 if (need_dx) conv_pad_output_grad(dypad, dye, g);
             }
+            const WinogradInput win{xp, pad.plane, pad.row_len, 0, 0, g.P, g.P + g.H, g.P, g.P + g.W, g.C};
             if (!stats) {
-                conv_weight_grad(part, xp, dyt, g);
-                if (has_bias) add_column_sums(part + (long)K * OCp, dyt, OHW, OCp);
+                if (l.wino)
+                    winograd_weight_grad(part, win, dyt, OCp, g.OC, g.OH(), g.OW(), wg, false);
+                else
+                    conv_weight_grad(part, xp, dyt, g);
+                if (has_bias) add_column_sums(part + l.dw_floats, dyt, OHW, OCp);
             } else {
                 float* c = part + 2 * l.wsize;  // this example's contribution: (K, OCp) then (OCp)
-                std::fill(c, c + l.wsize, 0.0f);
-                conv_weight_grad(c, xp, dyt, g);
+                if (l.wino) {  // c's weight rows written, the rest zeroed
+                    winograd_weight_grad(dU, win, dyt, OCp, g.OC, g.OH(), g.OW(), wg, true);
+                    winograd_weight_grad_out(c, OCp, dU, g.C, g.OC);
+                    std::fill(c + (long)K * OCp, c + l.wsize, 0.0f);
+                } else {
+                    std::fill(c, c + l.wsize, 0.0f);
+                    conv_weight_grad(c, xp, dyt, g);
+                }
                 if (has_bias) add_column_sums(c + (long)K * OCp, dyt, OHW, OCp);
                 d.sqnorm[e] += d.norm_scale * add_and_square(part, part + l.wsize, c, l.wsize);
             }
@@ -168,7 +205,7 @@ void backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeo
         }
     }
     work.threads_used = used;
-    reduce_partials(d, scratch, l, used, g);
+    reduce_partials(d, scratch, l, used, g, work);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ struct ConvWork {
     std::vector<float> weights;    // forward: the weights transposed; backward: flipped for dx
     std::vector<float> scratch;    // per thread: one example's output and gradients, partial sums
     std::vector<int32_t> argmax;   // fused: (N, PH*PW, OCp) each window's maximum, channels last
+    std::vector<float> reduced;    // backward, Winograd: the summed weight gradient taken back, (K, OCp)
     int threads_used = 1;          // backward: how many threads wrote partials
 };
 

@@ -26,6 +26,15 @@
 #define DL_FAST_WINOGRAD_HWY_SHARED
 namespace dl::fast::detail {
 
+// G (6x5) of F(2x2, 5x5) with the interpolation points 0, 1, -1, 2, -2 and infinity; B^T and
+// A^T are written out in InputRows and OutputRows below, A in Expand.
+constexpr double kG[6][5] = {{1 / 4.0, 0, 0, 0, 0},
+                             {-1 / 6.0, -1 / 6.0, -1 / 6.0, -1 / 6.0, -1 / 6.0},
+                             {-1 / 6.0, 1 / 6.0, -1 / 6.0, 1 / 6.0, -1 / 6.0},
+                             {1 / 24.0, 1 / 12.0, 1 / 6.0, 1 / 3.0, 2 / 3.0},
+                             {1 / 24.0, -1 / 12.0, 1 / 6.0, -1 / 3.0, 2 / 3.0},
+                             {0, 0, 0, 0, 1}};
+
 // The output's 2x2 tiles (TH rows of TW), taken in chunks of `rows` tile rows, about 96
 // tiles (at least one row), so that a chunk's V and M stay in L2.
 struct Chunks {
@@ -192,6 +201,154 @@ void WinogradConv(float* yt, int ldy, const WinogradInput& in, const float* u, c
     }
 }
 
+// ---- weight gradient ---------------------------------------------------------------------
+// The transpose of the forward: dL/dU = (A dy A^T) (.) V per tile, summed over the tiles:
+//   dU[p] (C, Op) += V[p]^T (C, Tp) . DY[p] (Tp, Op),   DY = A dy A^T for each 2x2 tile of dy,
+// and dW = G^T dU G once the sums are complete (WinogradWeightGradOut; linear, so the sums
+// over tiles, examples and threads can all be taken before it).
+
+// e = A y for two vectors y0, y1 (a row or column of a 2x2 tile): y0, y0+y1, y0-y1, y0+2y1, y0-2y1, y1.
+HWY_INLINE void Expand(VF y0, VF y1, VF* e) {
+    const VF f2 = hn::Set(DF(), 2.0f);
+    e[0] = y0;
+    e[1] = hn::Add(y0, y1);
+    e[2] = hn::Sub(y0, y1);
+    e[3] = hn::MulAdd(f2, y1, y0);
+    e[4] = hn::NegMulAdd(f2, y1, y0);
+    e[5] = y1;
+}
+
+// DY (36, Tp, Op) = A y A^T for the chunk's 2x2 tiles of dyt (OH*OW, ldy); outputs beyond
+// OH or OW read as 0, and the spare tile rows T..Tp-1 are 0.
+void OutputGradTransform(float* DY, int Tp, int Op, const float* dyt, int ldy, int ty0, int nty, int TW, int OH,
+                         int OW) {
+    const DF d;
+    const int L = (int)hn::Lanes(d);
+    for (int ty = 0; ty < nty; ++ty)
+        for (int tx = 0; tx < TW; ++tx) {
+            const long t = (long)ty * TW + tx;
+            const int oh = 2 * (ty0 + ty), ow = 2 * tx;
+            for (int q = 0; q < Op; q += L) {
+                VF y[2][2];
+                for (int i = 0; i < 2; ++i)
+                    for (int j = 0; j < 2; ++j)
+                        y[i][j] = oh + i < OH && ow + j < OW ? hn::LoadU(d, dyt + ((long)(oh + i) * OW + ow + j) * ldy + q)
+                                                             : hn::Zero(d);
+                VF r[2][6];  // r[i] = A y[i] (along the row)
+                Expand(y[0][0], y[0][1], r[0]);
+                Expand(y[1][0], y[1][1], r[1]);
+                for (int b = 0; b < 6; ++b) {
+                    VF z[6];  // column b: A (r[0][b], r[1][b])
+                    Expand(r[0][b], r[1][b], z);
+                    for (int a = 0; a < 6; ++a) hn::StoreU(z[a], d, DY + ((long)(a * 6 + b) * Tp + t) * Op + q);
+                }
+            }
+        }
+    const long T = (long)nty * TW;
+    for (int p = 0; p < 36; ++p) std::fill(DY + ((long)p * Tp + T) * Op, DY + (long)(p + 1) * Tp * Op, 0.0f);
+}
+
+// du (R rows, ldu apart; NV vectors) += v^T . dy over Tp tiles (= with `assign`): v (Tp, ldv;
+// its first R columns), dy (Tp, lddy; NV vectors).
+template <int R, int NV>
+HWY_INLINE void WgradGemmTile(float* du, int ldu, const float* v, int ldv, const float* dy, int lddy, int Tp,
+                              bool assign) {
+    const DF d;
+    const int L = (int)hn::Lanes(d);
+    VF acc[R][NV];
+    for (int i = 0; i < R; ++i)
+        for (int j = 0; j < NV; ++j) acc[i][j] = assign ? hn::Zero(d) : hn::LoadU(d, du + (long)i * ldu + j * L);
+    for (int t = 0; t < Tp; ++t, v += ldv, dy += lddy) {
+        VF w[NV];
+        for (int j = 0; j < NV; ++j) w[j] = hn::LoadU(d, dy + j * L);
+        for (int i = 0; i < R; ++i) {
+            const VF b = hn::Set(d, v[i]);
+            for (int j = 0; j < NV; ++j) acc[i][j] = hn::MulAdd(b, w[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < R; ++i)
+        for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], d, du + (long)i * ldu + j * L);
+}
+
+template <int NV>
+void WgradGemmRows(int R, float* du, int ldu, const float* v, int ldv, const float* dy, int lddy, int Tp, bool assign) {
+    switch (R) {
+        case 1: return WgradGemmTile<1, NV>(du, ldu, v, ldv, dy, lddy, Tp, assign);
+        case 2: return WgradGemmTile<2, NV>(du, ldu, v, ldv, dy, lddy, Tp, assign);
+        case 3: return WgradGemmTile<3, NV>(du, ldu, v, ldv, dy, lddy, Tp, assign);
+        case 4: return WgradGemmTile<4, NV>(du, ldu, v, ldv, dy, lddy, Tp, assign);
+        case 5: return WgradGemmTile<5, NV>(du, ldu, v, ldv, dy, lddy, Tp, assign);
+        default: return WgradGemmTile<6, NV>(du, ldu, v, ldv, dy, lddy, Tp, assign);
+    }
+}
+
+// dU[p] (C, Op) += V[p]^T . DY[p] (= with `assign`) for each of the 36 positions, in tiles of
+// 6 channels x NV vectors.
+void WgradProducts(float* du, const float* V, const float* DY, int Tp, int Cv, int C, int Op, bool assign) {
+    const int L = (int)hn::Lanes(DF());
+    for (int p = 0; p < 36; ++p) {
+        const float* vp = V + (long)p * Tp * Cv;
+        const float* dp = DY + (long)p * Tp * Op;
+        float* up = du + (long)p * C * Op;
+        int o = 0;
+        for (; o + 2 * L <= Op; o += 2 * L)
+            for (int c = 0; c < C; c += 6)
+                WgradGemmRows<2>(std::min(6, C - c), up + (long)c * Op + o, Op, vp + c, Cv, dp + o, Op, Tp, assign);
+        for (; o < Op; o += L)
+            for (int c = 0; c < C; c += 6)
+                WgradGemmRows<1>(std::min(6, C - c), up + (long)c * Op + o, Op, vp + c, Cv, dp + o, Op, Tp, assign);
+    }
+}
+
+void WinogradWeightGrad(float* du, const WinogradInput& in, const float* dyt, int ldy, int O, int OH, int OW,
+                        float* scratch, bool assign) {
+    const int L = (int)hn::Lanes(DF());
+    const int Cv = (in.C + L - 1) / L * L, Op = padded_channels(O);
+    const detail::Chunks ch(OH, OW);
+    float* xl = scratch;  // the layout of winograd_scratch_size: xl | V | DY (in M's place)
+    float* V = xl + ch.xl_pixels() * padded_channels(in.C);
+    float* DY = V + 36 * ch.max_tiles() * padded_channels(in.C);
+    for (int ty0 = 0; ty0 < ch.TH; ty0 += ch.rows) {
+        const int nty = std::min(ch.rows, ch.TH - ty0), T = nty * ch.TW, Tp = (T + 5) / 6 * 6;
+        Gather(xl, 2 * nty + 4, ch.cols(), Cv, in, 2 * ty0);
+        InputTransform(V, (long)Tp * Cv, xl, ch.cols(), Cv, nty, ch.TW);
+        for (int p = 0; p < 36; ++p)
+            std::fill(V + ((long)p * Tp + T) * Cv, V + (long)(p + 1) * Tp * Cv, 0.0f);
+        OutputGradTransform(DY, Tp, Op, dyt, ldy, ty0, nty, ch.TW, OH, OW);
+        WgradProducts(du, V, DY, Tp, Cv, in.C, Op, assign && ty0 == 0);
+    }
+}
+
+// dwt (C*25, ldw) = G^T du G: row (c, kh, kw), columns o < Op; du (36, C, Op).
+void WinogradWeightGradOut(float* dwt, int ldw, const float* du, int C, int O) {
+    const DF d;
+    const int L = (int)hn::Lanes(d), Op = padded_channels(O);
+    float g[6][5];
+    for (int a = 0; a < 6; ++a)
+        for (int k = 0; k < 5; ++k) g[a][k] = (float)detail::kG[a][k];
+    for (int c = 0; c < C; ++c)
+        for (int q = 0; q < Op; q += L) {
+            VF t[6][5];  // t[a][l] = sum_b du[a][b] G[b][l]
+            for (int a = 0; a < 6; ++a) {
+                VF m[6];
+                for (int b = 0; b < 6; ++b) m[b] = hn::LoadU(d, du + ((long)(a * 6 + b) * C + c) * Op + q);
+                for (int l = 0; l < 5; ++l) {
+                    VF s = hn::Zero(d);
+                    for (int b = 0; b < 6; ++b)
+                        if (g[b][l] != 0.0f) s = hn::MulAdd(hn::Set(d, g[b][l]), m[b], s);
+                    t[a][l] = s;
+                }
+            }
+            for (int k = 0; k < 5; ++k)
+                for (int l = 0; l < 5; ++l) {
+                    VF s = hn::Zero(d);
+                    for (int a = 0; a < 6; ++a)
+                        if (g[a][k] != 0.0f) s = hn::MulAdd(hn::Set(d, g[a][k]), t[a][l], s);
+                    hn::StoreU(s, d, dwt + ((long)(c * 5 + k) * 5 + l) * ldw + q);
+                }
+        }
+}
+
 }  // namespace dl::fast::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -206,17 +363,9 @@ HWY_AFTER_NAMESPACE();
 namespace dl::fast {
 
 HWY_EXPORT(WinogradConv);
+HWY_EXPORT(WinogradWeightGrad);
+HWY_EXPORT(WinogradWeightGradOut);
 
-namespace {
-// G (6x5) of F(2x2, 5x5) with the interpolation points 0, 1, -1, 2, -2 and infinity; B^T and
-// A^T are written out in InputRows and OutputRows above.
-constexpr double kG[6][5] = {{1 / 4.0, 0, 0, 0, 0},
-                             {-1 / 6.0, -1 / 6.0, -1 / 6.0, -1 / 6.0, -1 / 6.0},
-                             {-1 / 6.0, 1 / 6.0, -1 / 6.0, 1 / 6.0, -1 / 6.0},
-                             {1 / 24.0, 1 / 12.0, 1 / 6.0, 1 / 3.0, 2 / 3.0},
-                             {1 / 24.0, -1 / 12.0, 1 / 6.0, -1 / 3.0, 2 / 3.0},
-                             {0, 0, 0, 0, 1}};
-}  // namespace
 
 namespace {
 bool& winograd_switch() {
@@ -253,12 +402,12 @@ void winograd_prepare_weights(float* u, const float* w, int C, int O, bool flip)
             for (int a = 0; a < 6; ++a)
                 for (int k = 0; k < 5; ++k) {
                     gg[a][k] = 0.0;
-                    for (int l = 0; l < 5; ++l) gg[a][k] += kG[a][l] * g[l][k];
+                    for (int l = 0; l < 5; ++l) gg[a][k] += detail::kG[a][l] * g[l][k];
                 }
             for (int a = 0; a < 6; ++a)
                 for (int b = 0; b < 6; ++b) {
                     double s = 0.0;  // (G g G^T)[a][b]
-                    for (int k = 0; k < 5; ++k) s += gg[a][k] * kG[b][k];
+                    for (int k = 0; k < 5; ++k) s += gg[a][k] * detail::kG[b][k];
                     u[((long)(a * 6 + b) * C + c) * Op + o] = (float)s;
                 }
         }
@@ -273,6 +422,17 @@ void winograd_conv(float* yt, int ldy, const WinogradInput& in, const float* u, 
                    int OW, float* scratch) {
     simd_init();
     HWY_DYNAMIC_DISPATCH(WinogradConv)(yt, ldy, in, u, bias, O, OH, OW, scratch);
+}
+
+void winograd_weight_grad(float* du, const WinogradInput& in, const float* dyt, int ldy, int O, int OH, int OW,
+                          float* scratch, bool assign) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(WinogradWeightGrad)(du, in, dyt, ldy, O, OH, OW, scratch, assign);
+}
+
+void winograd_weight_grad_out(float* dwt, int ldw, const float* du, int C, int O) {
+    simd_init();
+    HWY_DYNAMIC_DISPATCH(WinogradWeightGradOut)(dwt, ldw, du, C, O);
 }
 
 }  // namespace dl::fast

@@ -10,15 +10,18 @@
 //   M[o]    = sum_c U[c][o] (.) V[c]   elementwise, for each of the 36 positions p:
 //             M[p] (tiles, O) = V[p] (tiles, C) . U[p] (C, O)   a small matrix product
 //   y[o]    = A^T M[o] A           (2x2, per tile)
-// Exact in real arithmetic; in float the transforms add rounding of about 1e-6 relative to the
-// largest values of a tile (checked against naive loops in tests/test_fast_conv.cpp). A NaN or
-// an infinity in a 6x6 input tile reaches all four outputs of its tile (the direct kernels: only
-// the outputs whose 5x5 window holds it).
+// Exact in real arithmetic; in float the transforms round at a few 1e-6 of the largest values
+// of the layer's output (measured: up to 7.5e-6 for the forward and the input gradient, up to
+// 1e-5 for the weight gradient of a 14x14 plane and 2.6e-5 of a 45x38 one, whose sums run over
+// every tile; the direct kernels: about 1e-7). tests/test_fast_conv.cpp checks it against
+// naive loops. A NaN or an infinity in a 6x6 input tile reaches all four outputs of its tile
+// (the direct kernels: only the outputs whose 5x5 window holds it).
 //
 // Used by conv_forward and conv_input_grad (the input gradient of this shape is the same
-// convolution of dy with the kernel flipped and transposed) when conv_winograd(g) holds;
-// the weight gradient stays direct. Reference: A. Lavin and S. Gray, "Fast Algorithms for
-// Convolutional Neural Networks", CVPR 2016.
+// convolution of dy with the kernel flipped and transposed) when conv_winograd(g) holds, and
+// by the fast convolution's backward for the weight gradient (the transpose of the same
+// product, below). Reference: A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural
+// Networks", CVPR 2016.
 #pragma once
 #include "core/geometry.h"
 
@@ -61,5 +64,14 @@ long winograd_scratch_size(int C, int O, int OH, int OW);
 // bias (Op) or nullptr). One example.
 void winograd_conv(float* yt, int ldy, const WinogradInput& in, const float* u, const float* bias, int O, int OH,
                    int OW, float* scratch);
+
+// ---- weight gradient: dL/dU = sum over tiles of (A dy A^T) (.) V, then dW = G^T dU G ----------
+// du (36, C, Op) += the transformed weight gradient of one example (= when `assign`): `in` as
+// for winograd_conv (the input), dyt (OH*OW, ldy) the output gradient, channels last. Scratch
+// as winograd_conv's.
+void winograd_weight_grad(float* du, const WinogradInput& in, const float* dyt, int ldy, int O, int OH, int OW,
+                          float* scratch, bool assign);
+// dwt (C*25, ldw) = G^T du G, the weight gradient transposed: row (c, kh, kw), columns 0..Op-1.
+void winograd_weight_grad_out(float* dwt, int ldw, const float* du, int C, int O);
 
 }  // namespace dl::fast
