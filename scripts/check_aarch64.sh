@@ -10,7 +10,7 @@
 # of core/fast/conv.cpp is tested natively only; it is the same on every architecture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-filter=${1:-"dispatch: the best*,fast conv: the models*,fast conv: user*,fast conv: a sweep*,fast conv: wide*,fast conv batch*,fast pool*"}
+filter=${1:-"dispatch: the best*,fast conv: the models*,fast conv: Winograd*,fast conv: user*,fast conv: a sweep*,fast conv: wide*,fast conv batch*,fast pool*"}
 CXX=aarch64-linux-gnu-g++
 sysroot=/usr/aarch64-linux-gnu
 libdir=/usr/lib/aarch64-linux-gnu
@@ -25,7 +25,7 @@ mkdir -p "$out/include"
 ln -sfn /usr/include/hwy "$out/include/hwy"
 ln -sfn /usr/include/doctest "$out/include/doctest"
 sources=(tests/main.cpp tests/test_fast_conv.cpp tests/test_fast_pool.cpp tests/test_fast_portable.cpp
-         core/fast/conv_hwy.cpp core/fast/pool_hwy.cpp core/fast/dispatch.cpp core/fast/conv.cpp core/fast/fast.cpp)
+         core/fast/conv_hwy.cpp core/fast/winograd_hwy.cpp core/fast/pool_hwy.cpp core/fast/dispatch.cpp core/fast/conv.cpp core/fast/fast.cpp)
 objs=()
 for s in "${sources[@]}"; do
     o="$out/obj/${s%.cpp}.o"
