@@ -319,33 +319,40 @@ void WinogradWeightGrad(float* du, const WinogradInput& in, const float* dyt, in
     }
 }
 
+// r = G^T m for six vectors m (G's rows 1, 2 and 3, 4 are pairs of opposite signs at odd powers):
+//   r0 = m0/4 - (m1+m2)/6 + (m3+m4)/24      r1 = -(m1-m2)/6 + (m3-m4)/12
+//   r2 = -(m1+m2)/6 + (m3+m4)/6             r3 = -(m1-m2)/6 + (m3-m4)/3
+//   r4 = -(m1+m2)/6 + 2(m3+m4)/3 + m5
+HWY_INLINE void KernelRows(const VF* m, VF* r) {
+    const DF d;
+    const VF s12 = hn::Mul(hn::Set(d, -1.0f / 6), hn::Add(m[1], m[2]));
+    const VF d12 = hn::Mul(hn::Set(d, -1.0f / 6), hn::Sub(m[1], m[2]));
+    const VF s34 = hn::Add(m[3], m[4]), d34 = hn::Sub(m[3], m[4]);
+    r[0] = hn::MulAdd(hn::Set(d, 0.25f), m[0], hn::MulAdd(hn::Set(d, 1.0f / 24), s34, s12));
+    r[1] = hn::MulAdd(hn::Set(d, 1.0f / 12), d34, d12);
+    r[2] = hn::MulAdd(hn::Set(d, 1.0f / 6), s34, s12);
+    r[3] = hn::MulAdd(hn::Set(d, 1.0f / 3), d34, d12);
+    r[4] = hn::Add(hn::MulAdd(hn::Set(d, 2.0f / 3), s34, s12), m[5]);
+}
+
 // dwt (C*25, ldw) = G^T du G: row (c, kh, kw), columns o < Op; du (36, C, Op).
 void WinogradWeightGradOut(float* dwt, int ldw, const float* du, int C, int O) {
     const DF d;
     const int L = (int)hn::Lanes(d), Op = padded_channels(O);
-    float g[6][5];
-    for (int a = 0; a < 6; ++a)
-        for (int k = 0; k < 5; ++k) g[a][k] = (float)detail::kG[a][k];
     for (int c = 0; c < C; ++c)
         for (int q = 0; q < Op; q += L) {
-            VF t[6][5];  // t[a][l] = sum_b du[a][b] G[b][l]
+            VF t[5][6];  // t[l][a] = (G^T du[a][.])[l], the rows a of du taken along b
             for (int a = 0; a < 6; ++a) {
-                VF m[6];
+                VF m[6], r[5];
                 for (int b = 0; b < 6; ++b) m[b] = hn::LoadU(d, du + ((long)(a * 6 + b) * C + c) * Op + q);
-                for (int l = 0; l < 5; ++l) {
-                    VF s = hn::Zero(d);
-                    for (int b = 0; b < 6; ++b)
-                        if (g[b][l] != 0.0f) s = hn::MulAdd(hn::Set(d, g[b][l]), m[b], s);
-                    t[a][l] = s;
-                }
+                KernelRows(m, r);
+                for (int l = 0; l < 5; ++l) t[l][a] = r[l];
             }
-            for (int k = 0; k < 5; ++k)
-                for (int l = 0; l < 5; ++l) {
-                    VF s = hn::Zero(d);
-                    for (int a = 0; a < 6; ++a)
-                        if (g[a][k] != 0.0f) s = hn::MulAdd(hn::Set(d, g[a][k]), t[a][l], s);
-                    hn::StoreU(s, d, dwt + ((long)(c * 5 + k) * 5 + l) * ldw + q);
-                }
+            for (int l = 0; l < 5; ++l) {
+                VF r[5];  // column l of G^T du G: (G^T t[l])[k]
+                KernelRows(t[l], r);
+                for (int k = 0; k < 5; ++k) hn::StoreU(r[k], d, dwt + ((long)(c * 5 + k) * 5 + l) * ldw + q);
+            }
         }
 }
 
