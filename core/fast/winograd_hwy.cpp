@@ -118,6 +118,16 @@ void InputTransform(float* V, long ldp, const float* xl, int cols, int Cv, int n
         }
 }
 
+// V (36, Tp, Cv) = B^T d B for the nty tile rows from ty0 (xl: scratch for their input), the
+// spare tile rows up to Tp = the tile count rounded up to 6 zeroed, so they compute zeros.
+void TransformChunk(float* V, float* xl, const WinogradInput& in, const detail::Chunks& ch, int Cv, int ty0,
+                    int nty) {
+    const long T = (long)nty * ch.TW, Tp = (T + 5) / 6 * 6;
+    Gather(xl, 2 * nty + 4, ch.cols(), Cv, in, 2 * ty0);
+    InputTransform(V, Tp * Cv, xl, ch.cols(), Cv, nty, ch.TW);
+    for (int p = 0; p < 36; ++p) std::fill(V + (p * Tp + T) * Cv, V + (p + 1) * Tp * Cv, 0.0f);
+}
+
 // m (6, NV vectors) = v (6 rows, ldv apart) . u (C, ldu), over the first C columns of v.
 template <int NV>
 HWY_INLINE void GemmTile(const float* v, int ldv, const float* u, int ldu, float* m, int ldm, int C) {
@@ -191,11 +201,8 @@ void WinogradConv(float* yt, int ldy, const WinogradInput& in, const float* u, c
     float* V = xl + ch.xl_pixels() * padded_channels(in.C);
     float* M = V + 36 * ch.max_tiles() * padded_channels(in.C);
     for (int ty0 = 0; ty0 < ch.TH; ty0 += ch.rows) {
-        const int nty = std::min(ch.rows, ch.TH - ty0), T = nty * ch.TW, Tp = (T + 5) / 6 * 6;
-        Gather(xl, 2 * nty + 4, ch.cols(), Cv, in, 2 * ty0);
-        InputTransform(V, (long)Tp * Cv, xl, ch.cols(), Cv, nty, ch.TW);
-        for (int p = 0; p < 36; ++p)  // the spare tile rows: zeros, so they compute zeros
-            std::fill(V + ((long)p * Tp + T) * Cv, V + (long)(p + 1) * Tp * Cv, 0.0f);
+        const int nty = std::min(ch.rows, ch.TH - ty0), Tp = (nty * ch.TW + 5) / 6 * 6;
+        TransformChunk(V, xl, in, ch, Cv, ty0, nty);
         Products(M, V, u, Tp, Cv, in.C, Op);
         OutputTransform(yt, ldy, M, Tp, Op, bias, ty0, nty, ch.TW, OH, OW);
     }
@@ -309,11 +316,8 @@ void WinogradWeightGrad(float* du, const WinogradInput& in, const float* dyt, in
     float* V = xl + ch.xl_pixels() * padded_channels(in.C);
     float* DY = V + 36 * ch.max_tiles() * padded_channels(in.C);
     for (int ty0 = 0; ty0 < ch.TH; ty0 += ch.rows) {
-        const int nty = std::min(ch.rows, ch.TH - ty0), T = nty * ch.TW, Tp = (T + 5) / 6 * 6;
-        Gather(xl, 2 * nty + 4, ch.cols(), Cv, in, 2 * ty0);
-        InputTransform(V, (long)Tp * Cv, xl, ch.cols(), Cv, nty, ch.TW);
-        for (int p = 0; p < 36; ++p)
-            std::fill(V + ((long)p * Tp + T) * Cv, V + (long)(p + 1) * Tp * Cv, 0.0f);
+        const int nty = std::min(ch.rows, ch.TH - ty0), Tp = (nty * ch.TW + 5) / 6 * 6;
+        TransformChunk(V, xl, in, ch, Cv, ty0, nty);
         OutputGradTransform(DY, Tp, Op, dyt, ldy, ty0, nty, ch.TW, OH, OW);
         WgradProducts(du, V, DY, Tp, Cv, in.C, Op, assign && ty0 == 0);
     }
