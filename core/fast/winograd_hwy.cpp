@@ -7,6 +7,8 @@
 //   3. M (36, Tp, Op): for each position p, M[p] = V[p] . U[p], by register tiles of
 //      6 tiles x NV vectors of output channels (the forward tiles' shape, conv_hwy.cpp);
 //   4. yt: A^T M A + bias per tile, a vector of output channels at a time.
+// The weight gradient repeats 1-2, then DY = A dy A^T per tile and dU[p] += V[p]^T . DY[p];
+// G^T dU G is taken once the sums over tiles, examples and threads are complete.
 // Tp is the chunk's tile count rounded up to 6 (the spare rows of V are zeros); Cv the input
 // channels rounded up to the vector width; Op the output channels rounded up to 16.
 #include "core/fast/simd_targets.h"
@@ -26,8 +28,9 @@
 #define DL_FAST_WINOGRAD_HWY_SHARED
 namespace dl::fast::detail {
 
-// G (6x5) of F(2x2, 5x5) with the interpolation points 0, 1, -1, 2, -2 and infinity; B^T and
-// A^T are written out in InputRows and OutputRows below, A in Expand.
+// G (6x5) of F(2x2, 5x5) with the interpolation points 0, 1, -1, 2, -2 and infinity, for the
+// kernel's transform; B^T, A^T, A and G^T are written out in InputRows, OutputRows, Expand and
+// KernelRows below.
 constexpr double kG[6][5] = {{1 / 4.0, 0, 0, 0, 0},
                              {-1 / 6.0, -1 / 6.0, -1 / 6.0, -1 / 6.0, -1 / 6.0},
                              {-1 / 6.0, 1 / 6.0, -1 / 6.0, 1 / 6.0, -1 / 6.0},
