@@ -88,8 +88,11 @@ void linear_statistics(Tape& t, LinearSaved& s, const float* x, const float* dy)
 }
 
 // dx (N,in) += dy W;   dW (out,in) += dy^T x;   db (out) += sum_rows dy
-// The two (or, with statistics, three) GEMMs are independent: the fast floor runs
-// them side by side, one per thread (they are too small to split well).
+// The plain gradient is two GEMMs, one after the other, each on every thread
+// (OpenBLAS splits it). With statistics a third, (d^2)^T x^2, runs beside them on
+// the other thread of a 2-thread pool. Running dx and dW side by side, one thread
+// each, was faster on an AVX-512 Xeon but 13% slower for the whole mlp step on a
+// 2-core AMD EPYC (docs/performance.md), so the plain pair no longer does.
 void linear_backward(Tape& t, Node& n) {
     LinearSaved& s = n.saved<LinearSaved>();
     const int N = s.N, in = s.in, out = s.out;
@@ -111,8 +114,8 @@ void linear_backward(Tape& t, Node& n) {
         }
     };
     if (!t.statistics()) {
-        if (dx) fast::side_by_side(input_grad, param_grad);
-        else param_grad();
+        input_grad();
+        param_grad();
         return;
     }
     begin_linear_statistics(t, s);
