@@ -276,7 +276,9 @@ Result conv_layer_case(const Options& o, const std::string& name, int N, int C, 
     const char* why = fast::conv2d_fallback_reason(g);
     r.note = "forward + backward (dx, dW, db); " +
              std::string(why ? std::string("reference path: ") + why
-                             : fast::conv_winograd(g) ? "fast floor, Winograd F(2x2,5x5) forward and dx" : "fast floor");
+                             : fast::conv_winograd(g) ? (K == 3 ? "fast floor, Winograd F(4x4,3x3)"
+                                                                : "fast floor, Winograd F(2x2,5x5)")
+                                                      : "fast floor");
     return r;
 }
 
@@ -478,6 +480,7 @@ const std::vector<Case>& cases() {
         conv_layer("conv_3x3_64to128_7x7", 64, 7, 128, 3, 1),
         conv_layer("conv_3x3s2_64to128_14x14", 64, 14, 128, 3, 2),
         conv_layer("conv_5x5_1to32_28x28", 1, 28, 32, 5, 1),
+        conv_layer("conv_3x3_32to64_14x14", 32, 14, 64, 3, 1),  // cnn-bn's second layer
         {"linear_forward", [](const Options& o) { return linear_case(o, false); }},
         {"linear_backward", [](const Options& o) { return linear_case(o, true); }},
         {"sgemm", [](const Options& o) { return sgemm_case(o, "sgemm", 32, 12544, 400); }},

@@ -184,7 +184,8 @@ def conv_layer_fn(batch, channels, size, out_channels, kernel, stride):
 CONV_LAYERS = [("conv_5x5_32to64_14x14", 32, 14, 64, 5, 1),
                ("conv_3x3_64to128_7x7", 64, 7, 128, 3, 1),
                ("conv_3x3s2_64to128_14x14", 64, 14, 128, 3, 2),
-               ("conv_5x5_1to32_28x28", 1, 28, 32, 5, 1)]
+               ("conv_5x5_1to32_28x28", 1, 28, 32, 5, 1),
+               ("conv_3x3_32to64_14x14", 32, 14, 64, 3, 1)]
 
 
 def torch_cases(only):

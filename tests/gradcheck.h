@@ -150,7 +150,7 @@ inline FloorRun run_floor(const Forward& f, const std::vector<Tensor>& inputs, c
 }
 
 // compare_floors' tolerance for a convolution of geometry g: Winograd's method (the fast
-// floor's 5x5 layers, core/fast/winograd_hwy.h) rounds relative to the largest values of a
+// floor's 5x5 and 3x3 layers, core/fast/winograd_hwy.h) rounds relative to the largest values of a
 // tile, up to about 1e-5 of the output's scale, not of each element.
 inline double conv_floor_tolerance(const ConvGeom& g) { return fast::conv_winograd(g) ? 2e-3 : 1e-4; }
 

@@ -583,12 +583,27 @@ TEST_CASE("NaN in an input or a weight reaches the output of every op, on both f
             INFO(what);
             CHECK(count_nan(t.value(op(t))) >= least);
         }
-        {  // exactly: channel 0 everywhere on the reference floor; on the fast floor all but the
-           // 12 outputs of the last column, where the NaN tap reads only padding and is skipped
+        {  // exactly: channel 0 everywhere on the reference floor; with the direct kernels all but
+           // the 12 outputs of the last column, where the NaN tap reads only padding and is skipped
             Tape t;
             INFO("conv2d (weight), exact count" << (reference ? " (reference floor)" : " (fast floor)"));
+            CHECK_FALSE(fast::conv_winograd({2, 8, 6, 6, 8, 3, 3, 1, 1}));
             const Var y = conv2d(t, t.input(random_tensor(image.shape(), 58)), wnan, &b8, 1, 1);
             CHECK(count_nan(t.value(y)) == (reference ? 72 : 60));
+        }
+        {  // on an 8x8 plane, which takes Winograd's method when it is on: the NaN spreads through
+           // the transformed kernel to every output of its tiles, channel 0 everywhere (128); the
+           // direct kernels: all but the last column (112)
+            for (bool wino : {true, false}) {
+                fast::set_winograd_enabled(wino);
+                Tape t;
+                INFO("conv2d (weight) on 8x8, exact count" << (reference ? " (reference floor)" : " (fast floor)")
+                                                           << (wino ? ", Winograd on" : ", Winograd off"));
+                CHECK(fast::conv_winograd({2, 8, 8, 8, 8, 3, 3, 1, 1}) == wino);
+                const Var y = conv2d(t, t.input(random_tensor(Shape{2, 8, 8, 8}, 59)), wnan, &b8, 1, 1);
+                CHECK(count_nan(t.value(y)) == (reference || wino ? 128 : 112));
+            }
+            fast::set_winograd_enabled(true);
         }
         // The losses refuse a NaN, naming the first op whose output holds one.
         Tape t;

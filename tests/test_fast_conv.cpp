@@ -140,12 +140,12 @@ void check_shape(const ConvGeom& g) {
         const PadLayout l = pad_layout(g);
         const WinogradInput in{xpad.data(), l.plane, l.row_len, 0, 0, g.P, g.P + g.H, g.P, g.P + g.W, g.C};
         std::vector<float> du(winograd_weights_size(g.C, g.OC), -7.0f);
-        std::vector<float> ws(winograd_scratch_size(g.C, g.OC, g.OH(), g.OW()), -7.0f);
-        winograd_weight_grad(du.data(), in, dyt.data(), OCp, g.OC, g.OH(), g.OW(), ws.data(), true);
-        winograd_weight_grad(du.data(), in, dyt.data(), OCp, g.OC, g.OH(), g.OW(), ws.data(), false);  // now 2 dU
+        std::vector<float> ws(winograd_scratch_size(g.C, g.OC, g.OH(), g.OW(), g.KH), -7.0f);
+        winograd_weight_grad(du.data(), in, dyt.data(), OCp, g.OC, g.OH(), g.OW(), g.KH, ws.data(), true);
+        winograd_weight_grad(du.data(), in, dyt.data(), OCp, g.OC, g.OH(), g.OW(), g.KH, ws.data(), false);  // now 2 dU
         for (float& v : du) v *= 0.5f;
         std::fill(dwt.begin(), dwt.end(), -7.0f);
-        winograd_weight_grad_out(dwt.data(), OCp, du.data(), g.C, g.OC);
+        winograd_weight_grad_out(dwt.data(), OCp, du.data(), g.C, g.OC, g.KH);
         channels_last_to_first(dw.data(), dwt.data(), g.OC, g.K(), OCp, false);
         // Summed over every tile of the plane in the transformed domain, its error grows with
         // the plane: measured up to 1e-5 of the scale on 14x14, 2.6e-5 on 45x38.
@@ -174,21 +174,32 @@ TEST_CASE("fast conv: the models' shapes at every target") {
     });
 }
 
-// Which 5x5 layers take Winograd's method, and the shapes it has to get right: odd sizes (a
-// last tile half outside), planes of several chunks of tiles, channel counts that fill no
-// vector, a 1-pixel-wide image, and wide channels; each also by the direct kernels, switched.
-TEST_CASE("fast conv: Winograd's F(2x2, 5x5) and the direct kernels on the same 5x5 shapes") {
+// Which layers take Winograd's method, and the shapes it has to get right: sizes that are no
+// multiple of the tile (a last tile partly outside), planes of several chunks of tiles, channel
+// counts that fill no vector, and wide channels; each also by the direct kernels, switched.
+TEST_CASE("fast conv: Winograd's F(2x2, 5x5) and F(4x4, 3x3) and the direct kernels on the same shapes") {
     CHECK(conv_winograd({1, 16, 14, 14, 32, 5, 5, 1, 2}));
     CHECK(conv_winograd({1, 32, 14, 14, 64, 5, 5, 1, 2}));  // fmnist_2c2d's second layer
+    CHECK(conv_winograd({1, 32, 14, 14, 64, 3, 3, 1, 1}));  // cnn-bn's second layer
     CHECK_FALSE(conv_winograd({1, 1, 28, 28, 32, 5, 5, 1, 2}));   // one input channel
+    CHECK_FALSE(conv_winograd({1, 1, 28, 28, 32, 3, 3, 1, 1}));
     CHECK_FALSE(conv_winograd({1, 16, 14, 14, 4, 5, 5, 1, 2}));   // four output channels
     CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 5, 5, 2, 2}));  // stride 2
-    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 5, 5, 1, 1}));  // padding 1
-    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 3, 3, 1, 1}));
-    const ConvGeom shapes[] = {{1, 8, 7, 9, 8, 5, 5, 1, 2},     {1, 17, 13, 6, 33, 5, 5, 1, 2},
-                               {1, 33, 5, 5, 9, 5, 5, 1, 2},    {1, 8, 1, 11, 16, 5, 5, 1, 2},
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 3, 3, 2, 1}));
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 5, 5, 1, 1}));  // other paddings
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 3, 3, 1, 0}));
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 7, 7, 1, 3}));  // other kernels
+    CHECK_FALSE(conv_winograd({1, 16, 14, 14, 32, 1, 1, 1, 0}));
+    CHECK_FALSE(conv_winograd({1, 64, 7, 7, 128, 3, 3, 1, 1}));  // planes under 8x8
+    CHECK_FALSE(conv_winograd({1, 32, 14, 7, 64, 5, 5, 1, 2}));
+    const ConvGeom shapes[] = {{1, 8, 9, 11, 8, 5, 5, 1, 2},    {1, 17, 13, 10, 33, 5, 5, 1, 2},
+                               {1, 33, 8, 8, 9, 5, 5, 1, 2},    {1, 8, 8, 23, 16, 5, 5, 1, 2},
                                {1, 12, 45, 38, 20, 5, 5, 1, 2}, {1, 64, 14, 14, 128, 5, 5, 1, 2},
-                               {1, 24, 2, 3, 40, 5, 5, 1, 2}};
+                               {1, 24, 10, 9, 40, 5, 5, 1, 2},  {1, 8, 9, 11, 8, 3, 3, 1, 1},
+                               {1, 17, 13, 10, 33, 3, 3, 1, 1}, {1, 33, 8, 8, 9, 3, 3, 1, 1},
+                               {1, 8, 8, 23, 16, 3, 3, 1, 1},   {1, 12, 45, 38, 20, 3, 3, 1, 1},
+                               {1, 64, 12, 12, 128, 3, 3, 1, 1}, {1, 24, 10, 9, 40, 3, 3, 1, 1},
+                               {1, 128, 14, 14, 128, 3, 3, 1, 1}};
     for (bool on : {true, false}) {
         set_winograd_enabled(on);
         at_every_target([&] {
@@ -198,6 +209,7 @@ TEST_CASE("fast conv: Winograd's F(2x2, 5x5) and the direct kernels on the same 
             }
             check_shape({1, 16, 14, 14, 32, 5, 5, 1, 2});
             check_shape({1, 32, 14, 14, 64, 5, 5, 1, 2});
+            check_shape({1, 32, 14, 14, 64, 3, 3, 1, 1});
         });
     }
     set_winograd_enabled(true);
@@ -353,3 +365,4 @@ TEST_CASE("fast conv batch: plain and fused with pooling, with and without stati
         check_batch({4, 3, 8, 8, 17, 1, 1, 1, 0}, 0, false, true);
     });
 }
+

@@ -78,7 +78,7 @@ Stats with_statistics(Module& m, const Tensor& x, const std::vector<int>& labels
 
 // |a - b| <= 1e-4 (|b| + 0.1 max|b|): relative, with a floor for entries where the
 // per-example gradients cancel (their mean then carries float rounding of the larger terms;
-// the fast floor's 5x5 layers round at a few 1e-6 of a layer's largest values, Winograd's
+// the fast floor's 5x5 and 3x3 layers round at a few 1e-6 of a layer's largest values, Winograd's
 // transforms, and the two sides sum in different orders: per example, or over the batch).
 void check_close(const Tensor& a, const Tensor& b, const std::string& what) {
     float largest = 0.0f;

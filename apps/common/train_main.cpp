@@ -280,8 +280,8 @@ std::string CommandLine::help_footer() const {
                "validation split; the test set is only reported.\nWith MPI (mpirun -np P build/train ...), each rank "
                "takes a shard of every batch; batch norm normalises over each rank's local shard.\nSIMD: the fast kernels "
                "run " + fast::simd_target() + " on this CPU (the environment variable DL_SIMD caps it: scalar, avx2, "
-               "avx512); 5x5 convolutions with stride 1 and padding 2 use Winograd's method for the forward and the "
-               "input gradient (rounding about 1e-5 of a layer's output scale; DL_WINOGRAD=0: the direct kernels).";
+               "avx512); 5x5 convolutions with padding 2 and 3x3 with padding 1, at stride 1, use Winograd's method for the "
+               "forward and both gradients (rounding about 1e-5 of a layer's output scale; DL_WINOGRAD=0: the direct kernels).";
 }
 
 // Parses `args` (program name first). Returns a CLI11 exit code, or -1 to go on.

@@ -104,7 +104,7 @@ struct BwdLayout {
         dyt = aligned(g.OHW() * OCp);
         dypad = need_dx ? aligned(grad_pad_layout(g).size) : 0;
         ig = need_dx ? aligned(conv_input_grad_scratch_size(g)) : 0;
-        wg = wino ? aligned(winograd_scratch_size(g.C, g.OC, g.OH(), g.OW())) : 0;
+        wg = wino ? aligned(winograd_scratch_size(g.C, g.OC, g.OH(), g.OW(), g.KH)) : 0;
         dU = wino && stats ? aligned(winograd_weights_size(g.C, g.OC)) : 0;
         dw_floats = dU_sums ? winograd_weights_size(g.C, g.OC) : g.K() * OCp;
         wsize = aligned(dw_floats + OCp);
@@ -125,7 +125,7 @@ void reduce_partials(const ConvGrads& d, float* scratch, const BwdLayout& l, int
             for (long i = 0; i < l.dw_floats + OCp; ++i) sum[i] += part[i];
         }
         float* dwt = aligned_buffer(work.reduced, (long)K * OCp);
-        winograd_weight_grad_out(dwt, OCp, sum, g.C, g.OC);
+        winograd_weight_grad_out(dwt, OCp, sum, g.C, g.OC, g.KH);
         channels_last_to_first(d.dw, dwt, g.OC, K, OCp, true);
         if (d.db)
             for (int o = 0; o < g.OC; ++o) d.db[o] += sum[l.dw_floats + o];
@@ -184,15 +184,15 @@ void backward(const ConvGrads& d, const float* dy, const float* w, const ConvGeo
             const WinogradInput win{xp, pad.plane, pad.row_len, 0, 0, g.P, g.P + g.H, g.P, g.P + g.W, g.C};
             if (!stats) {
                 if (l.wino)
-                    winograd_weight_grad(part, win, dyt, OCp, g.OC, g.OH(), g.OW(), wg, false);
+                    winograd_weight_grad(part, win, dyt, OCp, g.OC, g.OH(), g.OW(), g.KH, wg, false);
                 else
                     conv_weight_grad(part, xp, dyt, g);
                 if (has_bias) add_column_sums(part + l.dw_floats, dyt, OHW, OCp);
             } else {
                 float* c = part + 2 * l.wsize;  // this example's contribution: (K, OCp) then (OCp)
                 if (l.wino) {  // c's weight rows written, the rest zeroed
-                    winograd_weight_grad(dU, win, dyt, OCp, g.OC, g.OH(), g.OW(), wg, true);
-                    winograd_weight_grad_out(c, OCp, dU, g.C, g.OC);
+                    winograd_weight_grad(dU, win, dyt, OCp, g.OC, g.OH(), g.OW(), g.KH, wg, true);
+                    winograd_weight_grad_out(c, OCp, dU, g.C, g.OC, g.KH);
                     std::fill(c + (long)K * OCp, c + l.wsize, 0.0f);
                 } else {
                     std::fill(c, c + l.wsize, 0.0f);

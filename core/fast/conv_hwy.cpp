@@ -882,7 +882,7 @@ void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, 
     const int K = g.K(), OCp = padded_channels(g.OC);
     std::fill(wt, wt + conv_forward_weights_size(g), 0.0f);
     if (conv_winograd(g)) {
-        winograd_prepare_weights(wt, w, g.C, g.OC, false);
+        winograd_prepare_weights(wt, w, g.C, g.OC, g.KH, false);
         if (bias) std::copy(bias, bias + g.OC, wt + winograd_weights_size(g.C, g.OC));
         return;
     }
@@ -897,7 +897,7 @@ void conv_prepare_forward_weights(float* wt, const float* w, const float* bias, 
 }
 
 long conv_forward_scratch_size(const ConvGeom& g) {
-    return conv_winograd(g) ? winograd_scratch_size(g.C, g.OC, g.OH(), g.OW()) : 0;
+    return conv_winograd(g) ? winograd_scratch_size(g.C, g.OC, g.OH(), g.OW(), g.KH) : 0;
 }
 
 void conv_forward(float* yt, const float* xpad, const float* wt, float* scratch, const ConvGeom& g) {
@@ -906,7 +906,7 @@ void conv_forward(float* yt, const float* xpad, const float* wt, float* scratch,
         const PadLayout l = pad_layout(g);
         const WinogradInput in{xpad, l.plane, l.row_len, 0, 0, g.P, g.P + g.H, g.P, g.P + g.W, g.C};
         winograd_conv(yt, padded_channels(g.OC), in, wt, wt + winograd_weights_size(g.C, g.OC), g.OC, g.OH(), g.OW(),
-                      scratch);
+                      g.KH, scratch);
         return;
     }
     HWY_DYNAMIC_DISPATCH(ConvForward)(yt, xpad, wt, g);
@@ -931,7 +931,7 @@ long conv_input_grad_weights_size(const ConvGeom& g) {
 // wf[(jj,o,ii)][c] = w[o][c][rh + S (Jh-1-jj)][rw + S (Jw-1-ii)].
 void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& g) {
     if (conv_winograd(g)) {
-        winograd_prepare_weights(wf, w, g.OC, g.C, true);
+        winograd_prepare_weights(wf, w, g.OC, g.C, g.KH, true);
         return;
     }
     const int Cp = padded_channels(g.C), S = g.S;
@@ -953,20 +953,20 @@ void conv_prepare_input_grad_weights(float* wf, const float* w, const ConvGeom& 
 long conv_input_grad_scratch_size(const ConvGeom& g) {
     const long rows = (g.H + g.S - 1) / g.S, cols = (g.W + g.S - 1) / g.S;
     const long out = rows * cols * padded_channels(g.C);  // one phase's input gradient, channels last
-    return conv_winograd(g) ? out + winograd_scratch_size(g.OC, g.C, g.H, g.W) : out;
+    return conv_winograd(g) ? out + winograd_scratch_size(g.OC, g.C, g.H, g.W, g.KH) : out;
 }
 
 void conv_input_grad(float* dx, const float* dypad, const float* wf, float* scratch, const ConvGeom& g,
                      bool assign) {
     simd_init();
-    if (conv_winograd(g)) {  // stride 1: one phase, a 5x5 convolution of dy with padding 2
+    if (conv_winograd(g)) {  // stride 1: one phase, a KxK convolution of dy with padding K - 1 - P
         const GradPadLayout l = grad_pad_layout(g);
         const detail::PhaseAxis ah = detail::phase_axis(0, g.H, g.KH, 1, g.P);
         const detail::PhaseAxis aw = detail::phase_axis(0, g.W, g.KW, 1, g.P);
         const WinogradInput in{dypad, l.plane, l.cols, ah.U0 - ah.J + 1 + l.top, aw.U0 - aw.J + 1 + l.left,
                                l.top, l.top + g.OH(), l.left, l.left + g.OW(), g.OC};
         const int Cp = padded_channels(g.C);
-        winograd_conv(scratch, Cp, in, wf, nullptr, g.C, g.H, g.W, scratch + (long)g.H * g.W * Cp);
+        winograd_conv(scratch, Cp, in, wf, nullptr, g.C, g.H, g.W, g.KH, scratch + (long)g.H * g.W * Cp);
         channels_last_to_first(dx, scratch, g.C, g.H * g.W, Cp, !assign);
         return;
     }

@@ -23,9 +23,9 @@
 //
 // Coverage: any channel counts, any kernel size (KW <= kMaxKernel), any stride and
 // padding. Naive loops in tests/test_fast_conv.cpp check every kernel at every target.
-// 5x5 kernels with stride 1 and padding 2 (and 8 channels or more) take Winograd's method
-// instead for the forward and the input gradient (core/fast/winograd_hwy.h), behind the
-// same functions.
+// 5x5 kernels with padding 2 and 3x3 with padding 1, at stride 1 (with 8 channels or more and
+// outputs of 8x8 or more) take Winograd's method instead for the forward and the input
+// gradient (core/fast/winograd_hwy.h), behind the same functions.
 //
 // Every function works on one example of the convolution g (core/geometry.h); g.N is
 // not used: x (C,H,W) -> y (OC,OH,OW).
