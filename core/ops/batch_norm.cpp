@@ -63,15 +63,18 @@ void training_moments(float* mean, float* invstd, float* running_mean, float* ru
 }
 
 // xhat = (x - mean_c) invstd_c;  y = gamma_c xhat + beta_c.  All (N,C,HW); mean/invstd/gamma/beta (C).
+// The channel's four numbers are copied out first: read inside the loop, the compiler
+// must assume a store to xhat or y may change them, and the loop stays scalar.
 void normalize(float* y, float* xhat, const float* x, const float* mean, const float* invstd,
                const float* gamma, const float* beta, const NormGeom& g) {
     fast::parallel_for(g.N, g.size(), [&](long first, long last) {
         for (long b = first; b < last; ++b)
             for (int c = 0; c < g.C; ++c) {
                 const long o = ((long)b * g.C + c) * g.HW;
+                const float m = mean[c], is = invstd[c], ga = gamma[c], be = beta[c];
                 for (int i = 0; i < g.HW; ++i) {
-                    xhat[o + i] = (x[o + i] - mean[c]) * invstd[c];
-                    y[o + i] = gamma[c] * xhat[o + i] + beta[c];
+                    xhat[o + i] = (x[o + i] - m) * is;
+                    y[o + i] = ga * xhat[o + i] + be;
                 }
             }
     });

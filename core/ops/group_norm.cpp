@@ -59,9 +59,10 @@ void normalize_example(float* y, float* xhat, float* invstd, const float* x, con
         const float m = (float)mean, is = invstd[k];
         for (long p = o / g.A; p < (o + g.M) / g.A; ++p) {  // the group's affine parameters
             const long at = p * g.A;
+            const float ga = gamma[p], be = beta[p];  // copied out, or the loop stays scalar
             for (int j = 0; j < g.A; ++j) {
                 xhat[at + j] = (x[at + j] - m) * is;
-                y[at + j] = gamma[p] * xhat[at + j] + beta[p];
+                y[at + j] = ga * xhat[at + j] + be;
             }
         }
     }
@@ -94,8 +95,9 @@ void backward_example(float* dx, float* sums, const float* dy, const float* xhat
         const float md = (float)(mean_d / g.M), mdx = (float)(mean_dx / g.M), is = invstd[k];
         for (long p = o / g.A; p < (o + g.M) / g.A; ++p) {
             const long at = p * g.A;
+            const float ga = gamma[p];  // copied out, or the loop stays scalar
             for (int j = 0; j < g.A; ++j)
-                dx[at + j] += is * (dy[at + j] * gamma[p] - md - xhat[at + j] * mdx);
+                dx[at + j] += is * (dy[at + j] * ga - md - xhat[at + j] * mdx);
         }
     }
 }
