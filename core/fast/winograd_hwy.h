@@ -33,8 +33,8 @@ namespace dl::fast {
 // more than they save), an output of at least 8x8, and the method switched on. On smaller
 // planes the tiles' spare rows and columns, and the direct kernels' skipping of the taps that
 // read only padding, ate the saving (measured, batch 64, 2 threads on the AVX2 EPYC: 3x3
-// 64->64 on 7x7 10.7 against 10.0 ms direct, 5x5 32->64 on 5x5 8.2-11 against 7.3; on 10x10
-// and 12x12, 3x3: 18.3 against 20.3 ms, 19.3 against 28.6).
+// 64->64 on 7x7 10.8 against 10.1 ms direct, 5x5 32->64 on 5x5 9.8 against 7.3; on 10x10
+// and 12x12, 3x3: 18.4 against 21.0 ms, 19.7 against 28.8; medians of 3 runs).
 bool conv_winograd(const ConvGeom& g);
 
 // On unless the environment variable DL_WINOGRAD is 0 when the first convolution runs (for
